@@ -1,0 +1,202 @@
+"""Measure photos once: format, size, colour, perceptual hash, faces. Rules only judge these.
+
+Measurements are cached per file under `.facedata-cache/`, keyed by the file's sha256 and by the
+settings that change what is measured (decode size, detector settings) — not by the limits the
+rules apply. A second run over an unchanged class therefore only hashes files, and changing a
+limit re-judges without decoding or detecting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import imagehash
+import numpy as np
+
+from pipeline.config import ValidateParams
+from pipeline.faces import Face, FaceReport
+from pipeline.images import DECODABLE, ImageError, decode
+from pipeline.io import worker_count
+
+# Bump when the measuring code changes what it records, so old cache entries are not reused.
+MEASURE_VERSION = 1
+# Photos decoded ahead of the face detector; bounds memory to a few MB per photo.
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class Photo:
+    """Everything the photo rules look at, for one submitted file."""
+
+    student: str
+    file: str
+    sha256: str
+    bytes: int
+    format: str  # by content: JPEG, PNG, HEIC, WebP, GIF, ..., or "unknown"
+    width: int | None = None  # after EXIF orientation; None when the header is unreadable
+    height: int | None = None
+    error: str | None = None  # why the photo could not be decoded to the end
+    chroma: float | None = None  # mean over pixels of (max - min) channel value, 0-255
+    phash: str | None = None
+    faces: FaceReport | None = None
+
+    @property
+    def decoded(self) -> bool:
+        return self.error is None and self.chroma is not None
+
+    @property
+    def main_face(self) -> Face | None:
+        if self.faces is None or not self.faces.faces:
+            return None
+        return self.faces.faces[0]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The cached part of a Photo: what depends only on the file's bytes and the settings."""
+
+    error: str | None
+    chroma: float | None
+    phash: str | None
+    faces: FaceReport | None
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["faces"] = self.faces.to_dict() if self.faces is not None else None
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Measurement:
+        data = json.loads(text)
+        faces = data.pop("faces")
+        return cls(**data, faces=FaceReport.from_dict(faces) if faces is not None else None)
+
+
+@dataclass(frozen=True)
+class PhotoFile:
+    """What measuring needs to know about a file before reading it."""
+
+    student: str
+    file: str
+    sha256: str
+    bytes: int
+    format: str
+    width: int | None
+    height: int | None
+    read: Callable[[], bytes]
+
+
+@dataclass
+class StudentData:
+    student: str
+    photos: list[Photo] = field(default_factory=list)
+    attributes: object | None = None  # pipeline.attributes.AttributeResult, once parsed
+
+
+@dataclass
+class ClassData:
+    students: dict[str, StudentData]
+
+
+class MeasureCache:
+    """One small JSON file per (settings, sha256) under `root`; safe to delete at any time."""
+
+    def __init__(self, root: Path | None, params: ValidateParams):
+        settings = {"version": MEASURE_VERSION, "max_pixels": params.max_pixels,
+                    "detect": asdict(params.detect) | {"device": None, "batch_size": None}}
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        self.dir = Path(root) / key if root is not None else None
+
+    def get(self, sha256: str) -> Measurement | None:
+        if self.dir is None:
+            return None
+        path = self.dir / sha256[:2] / f"{sha256}.json"
+        try:
+            return Measurement.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # missing or unreadable: measure again
+
+    def put(self, sha256: str, m: Measurement) -> None:
+        if self.dir is None:
+            return
+        path = self.dir / sha256[:2] / f"{sha256}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(m.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def measure_photos(files: list[PhotoFile], params: ValidateParams, cache: MeasureCache,
+                   progress: Callable[[int], None] | None = None) -> list[Photo]:
+    """Measure every file, from the cache where possible; same order as `files`."""
+    results: dict[str, Measurement] = {}
+    todo: dict[str, PhotoFile] = {}
+    for f in files:
+        if f.sha256 in results or f.sha256 in todo:
+            continue
+        cached = cache.get(f.sha256)
+        if cached is not None:
+            results[f.sha256] = cached
+        else:
+            todo[f.sha256] = f
+    copies = Counter(f.sha256 for f in files)
+    if progress:
+        progress(len(files) - sum(copies[sha] for sha in todo))
+    if todo:
+        from pipeline.faces import FaceAnalyzer  # loads torch and the MTCNN weights
+
+        analyzer = FaceAnalyzer(params.detect)
+        for sha, m in _measure_new(list(todo.values()), params, analyzer):
+            cache.put(sha, m)
+            results[sha] = m
+            if progress:
+                progress(copies[sha])
+    return [_photo(f, results[f.sha256]) for f in files]
+
+
+def _photo(f: PhotoFile, m: Measurement) -> Photo:
+    return Photo(f.student, f.file, f.sha256, f.bytes, f.format, f.width, f.height,
+                 m.error, m.chroma, m.phash, m.faces)
+
+
+def _measure_new(files: list[PhotoFile], params: ValidateParams,
+                 analyzer) -> Iterator[tuple[str, Measurement]]:
+    with ThreadPoolExecutor(worker_count()) as pool:  # Pillow decodes without holding the GIL
+        for chunk in _chunks(files, CHUNK):
+            decoded = list(pool.map(lambda f: _decode(f, params), chunk))
+            ok = [(f, d) for f, d in zip(chunk, decoded, strict=True) if isinstance(d, tuple)]
+            reports = analyzer.analyse([d[0] for _, d in ok], [d[1] for _, d in ok]) if ok else []
+            faces = {f.sha256: r for (f, _), r in zip(ok, reports, strict=True)}
+            for f, d in zip(chunk, decoded, strict=True):
+                if isinstance(d, tuple):
+                    _, _, chroma, phash = d
+                    yield f.sha256, Measurement(None, chroma, phash, faces[f.sha256])
+                else:
+                    yield f.sha256, d
+
+
+def _decode(f: PhotoFile, params: ValidateParams):
+    """(reduced RGB array, scale, chroma, phash), or a Measurement with no pixels."""
+    if f.format not in DECODABLE:
+        return Measurement(None, None, None, None)
+    try:
+        d = decode(f.read(), max_pixels=params.max_pixels, long_side=params.detect.long_side)
+    except ImageError as exc:
+        return Measurement(str(exc), None, None, None)
+    except OSError as exc:
+        return Measurement(f"the file could not be read ({exc})", None, None, None)
+    pixels = np.asarray(d.image)
+    chroma = float((pixels.max(axis=2).astype(np.int16) - pixels.min(axis=2)).mean())
+    return pixels, d.scale, round(chroma, 3), str(imagehash.phash(d.image))
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -1,0 +1,149 @@
+"""The validate stage: measure every photo, apply every rule, write findings, accepted, metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from pipeline.attributes import Vocabulary, check_student_attributes
+from pipeline.config import ValidateParams
+from pipeline.findings import Finding, Severity
+from pipeline.ingest import ATTRIBUTES, PHOTO, Manifest, ManifestRow, write_findings
+from pipeline.io import atomic_path
+from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
+from pipeline.rules import judge_class, judge_photo, rule_ids
+from pipeline.submissions import read_member
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+FACE_COLUMNS = ["face_x1", "face_y1", "face_x2", "face_y2", "face_prob",
+                *[f"{name}_{axis}" for name in LANDMARKS for axis in "xy"],
+                "yaw", "pitch", "roll"]
+SUMMARY_KEYS = ("photos", "accepted", "errors", "warnings")
+
+
+@dataclass
+class ValidationResult:
+    manifest: Manifest
+    photos: list[Photo]
+    findings: list[Finding]
+    attributes: dict[tuple[str, str], dict[str, str]]  # (student, file) -> normalised values
+    attribute_columns: list[str]
+
+    @property
+    def students(self) -> list[str]:
+        return self.manifest.students
+
+    def rejected(self) -> set[tuple[str, str]]:
+        return {(f.student, f.file) for f in self.findings
+                if f.severity is Severity.ERROR and f.file}
+
+    def accepted(self) -> list[Photo]:
+        bad = self.rejected()
+        return [ph for ph in self.photos
+                if (ph.student, ph.file) not in bad and ph.main_face is not None]
+
+    def summary(self) -> dict[str, dict[str, object]]:
+        """Per student: photos handed in, accepted, errors, warnings, rules broken."""
+        out = {s: {"photos": 0, "accepted": 0, "errors": 0, "warnings": 0, "rules": Counter()}
+               for s in self.students}
+        for ph in self.photos:
+            out[ph.student]["photos"] += 1
+        for ph in self.accepted():
+            out[ph.student]["accepted"] += 1
+        for f in self.findings:
+            if f.severity is Severity.INFO or f.student not in out:
+                continue
+            out[f.student]["errors" if f.severity is Severity.ERROR else "warnings"] += 1
+            out[f.student]["rules"][f.rule] += 1
+        return out
+
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+    def metrics(self) -> dict[str, object]:
+        by_rule = Counter(f.rule for f in self.findings if f.severity is not Severity.INFO)
+        by_severity = Counter(f.severity.value for f in self.findings)
+        accepted = len(self.accepted())
+        return {
+            "students": len(self.students),
+            "photos": len(self.photos),
+            "accepted": accepted,
+            "rejected": len(self.photos) - accepted,
+            "acceptance_rate": round(accepted / len(self.photos), 4) if self.photos else 0.0,
+            "findings": {sev.value: by_severity.get(sev.value, 0) for sev in Severity},
+            "rules": {rule: by_rule.get(rule, 0) for rule in [*rule_ids(), "submission"]},
+        }
+
+
+def validate(root: Path, manifest: Manifest, params: ValidateParams, vocabulary: Vocabulary,
+             cache_dir: Path | None, progress: Callable[[int], None] | None = None
+             ) -> ValidationResult:
+    """Judge every photo and attribute table of the class described by `manifest`."""
+    root = Path(root)
+    photo_rows = [r for r in manifest.rows if r.kind == PHOTO]
+    files = [PhotoFile(r.student, r.file, r.sha256, r.bytes, r.format, r.width, r.height,
+                       partial(read_member, root, r.source, r.member)) for r in photo_rows]
+    photos = measure_photos(files, params, MeasureCache(cache_dir, params), progress)
+
+    data = ClassData({s: StudentData(s) for s in manifest.students})
+    for ph in photos:
+        data.students[ph.student].photos.append(ph)
+    csv_rows = {r.student: r for r in manifest.rows if r.kind == ATTRIBUTES}
+    attributes: dict[tuple[str, str], dict[str, str]] = {}
+    for student, sd in data.students.items():
+        sd.attributes = _check_attributes(root, student, csv_rows.get(student), sd, vocabulary)
+        for file, values in sd.attributes.rows.items():
+            attributes[(student, file)] = values
+
+    findings = list(manifest.findings)
+    for ph in photos:
+        findings.extend(judge_photo(ph, params))
+    findings.extend(judge_class(data, params))
+    findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
+    return ValidationResult(manifest, photos, findings, attributes, vocabulary.columns)
+
+
+def _check_attributes(root: Path, student: str, row: ManifestRow | None, sd: StudentData,
+                      vocabulary: Vocabulary):
+    data = read_member(root, row.source, row.member) if row is not None else None
+    return check_student_attributes(student, row.file if row else None, data,
+                                    [ph.file for ph in sd.photos], vocabulary)
+
+
+def write_outputs(result: ValidationResult, findings_csv: Path, accepted_csv: Path,
+                  metrics_json: Path) -> None:
+    write_findings(result.findings, findings_csv)
+    by_key = {(r.student, r.file): r for r in result.manifest.rows}
+    columns = ["student", "file", "source", "member", "sha256", "bytes", "format", "width",
+               "height", *FACE_COLUMNS, *result.attribute_columns]
+    with atomic_path(accepted_csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        for ph in result.accepted():
+            r = by_key[(ph.student, ph.file)]
+            row = {"student": r.student, "file": r.file, "source": r.source, "member": r.member,
+                   "sha256": r.sha256, "bytes": r.bytes, "format": r.format, "width": r.width,
+                   "height": r.height}
+            row.update(face_columns(ph))
+            row.update(result.attributes.get((ph.student, ph.file), {}))
+            writer.writerow(row)
+    with atomic_path(metrics_json) as tmp:
+        tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")
+
+
+def face_columns(ph: Photo) -> dict[str, float]:
+    face = ph.main_face
+    assert face is not None
+    row = dict(zip(["face_x1", "face_y1", "face_x2", "face_y2"],
+                   (round(v, 2) for v in face.box), strict=True))
+    row["face_prob"] = round(face.prob, 4)
+    for name, (x, y) in zip(LANDMARKS, face.landmarks, strict=True):
+        row[f"{name}_x"], row[f"{name}_y"] = round(x, 2), round(y, 2)
+    row.update(yaw=round(face.pose.yaw, 2), pitch=round(face.pose.pitch, 2),
+               roll=round(face.pose.roll, 2))
+    return row
