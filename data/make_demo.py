@@ -24,13 +24,64 @@ from PIL import Image, ImageEnhance, ImageOps
 HERE = Path(__file__).resolve().parent
 FACES = HERE.parent / "tests" / "data" / "faces"
 OUT = HERE / "submissions"
-COLUMNS = ["file", "lip_type", "lip_colour", "forehead", "dimples", "ear", "eye_size", "eye_defect",
-           "eye_colour", "eyebrow_style", "jaw_line", "skin_colour", "hair_colour", "hair_style",
-           "beard_mustache", "age", "gender", "identification_mark"]
-BIDEN = ["medium", "pink", "broad", "no", "medium", "medium", "none", "blue", "thin", "square",
-         "fair", "white", "short", "none", "70", "male", "none"]
-COLLINS = ["medium", "pink", "medium", "no", "small", "medium", "none", "brown", "arched", "oval",
-           "fair", "brown", "short", "none", "38", "female", "none"]
+COLUMNS = [
+    "file",
+    "lip_type",
+    "lip_colour",
+    "forehead",
+    "dimples",
+    "ear",
+    "eye_size",
+    "eye_defect",
+    "eye_colour",
+    "eyebrow_style",
+    "jaw_line",
+    "skin_colour",
+    "hair_colour",
+    "hair_style",
+    "beard_mustache",
+    "age",
+    "gender",
+    "identification_mark",
+]
+BIDEN = [
+    "medium",
+    "pink",
+    "broad",
+    "no",
+    "medium",
+    "medium",
+    "none",
+    "blue",
+    "thin",
+    "square",
+    "fair",
+    "white",
+    "short",
+    "none",
+    "70",
+    "male",
+    "none",
+]
+COLLINS = [
+    "medium",
+    "pink",
+    "medium",
+    "no",
+    "small",
+    "medium",
+    "none",
+    "brown",
+    "arched",
+    "oval",
+    "fair",
+    "brown",
+    "short",
+    "none",
+    "38",
+    "female",
+    "none",
+]
 
 
 def jpeg(im: Image.Image, quality: int = 90) -> bytes:
@@ -55,7 +106,7 @@ def main() -> None:
         "ada_01.jpg": biden,
         "ada_02.jpg": ImageOps.mirror(biden),
         "ada_03.jpg": biden.crop((0, 0, 1000, 1000)),
-        "ada_04.jpg": biden.crop((200, 200, 1200, 1200)),
+        "ada_04.jpg": biden.crop((200, 100, 1200, 1100)),
         "ada_05.jpg": ImageEnhance.Brightness(biden.crop((100, 0, 1100, 1000))).enhance(0.9),
         "ada_06.jpg": biden.crop((0, 150, 1200, 1050)),
     }
@@ -69,12 +120,18 @@ def main() -> None:
     grace = {
         "IMG_2041.jpg": up,
         "IMG_2042.jpg": ImageOps.mirror(up),
-        "IMG_2043.jpg": collins.crop((40, 0, 512, 472)).resize((640, 640), Image.Resampling.LANCZOS),
-        "IMG_2044.jpg": collins.crop((0, 20, 470, 490)).resize((620, 620), Image.Resampling.LANCZOS),
-        "IMG_2045.jpg": ImageEnhance.Brightness(
-            ImageOps.mirror(collins.crop((20, 0, 500, 480)))).enhance(1.1).resize((600, 600)),
-        "IMG_2046.jpg": ImageEnhance.Contrast(collins.crop((0, 0, 480, 480))).enhance(0.9).resize(
-            (650, 650), Image.Resampling.LANCZOS),
+        "IMG_2043.jpg": collins.crop((40, 0, 512, 472)).resize(
+            (640, 640), Image.Resampling.LANCZOS
+        ),
+        "IMG_2044.jpg": collins.crop((0, 20, 470, 490)).resize(
+            (620, 620), Image.Resampling.LANCZOS
+        ),
+        "IMG_2045.jpg": ImageEnhance.Brightness(ImageOps.mirror(collins.crop((20, 0, 500, 480))))
+        .enhance(1.1)
+        .resize((600, 600)),
+        "IMG_2046.jpg": ImageEnhance.Contrast(collins.crop((0, 0, 480, 480)))
+        .enhance(0.9)
+        .resize((650, 650), Image.Resampling.LANCZOS),
     }
     rows = [[n, *COLLINS] for n in grace]
     rows[2][8] = "Brwn"  # eye_colour typed in a hurry
@@ -95,8 +152,9 @@ def main() -> None:
     whole = jpeg(biden.crop((150, 50, 1150, 1050)))
     (folder / "cut.jpg").write_bytes(whole[: len(whole) * 2 // 3])
     (folder / "me.jpg").write_bytes((OUT / "ada" / "ada_04.jpg").read_bytes())
-    linus_rows = [[n, *BIDEN] for n in ["coffee.jpg", "cameraman.jpg", "scan.jpg", "me.jpg",
-                                        "photo6.jpg"]]
+    linus_rows = [
+        [n, *BIDEN] for n in ["coffee.jpg", "cameraman.jpg", "scan.jpg", "me.jpg", "photo6.jpg"]
+    ]
     linus_rows[3][15] = "seventy"
     (folder / "attributes.csv").write_bytes(table(linus_rows))
 

@@ -1,3 +1,3 @@
-"""facedata: audit a class's face-photo submissions, build a training set, train and measure a GAN."""
+"""facedata: audit face-photo submissions, build a training set, train and measure a GAN."""
 
 __version__ = "0.1.0"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,17 +14,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipeline.config import Params, ParamsError, load_params
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Audit a class's face-photo submissions, build a training set, train and "
-                       "measure a GAN.")
-err = Console(stderr=True)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Audit a class's face-photo submissions, build a training set, train and measure a GAN.",
+)
+err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs
 
 ParamsOpt = Annotated[Path, typer.Option("--params", help="Settings file.")]
 SchemaOpt = Annotated[Path, typer.Option("--schema", help="Attribute vocabulary.")]
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Per-photo measurement cache.")]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -46,9 +48,15 @@ def _usage_error(message: str) -> typer.Exit:
 @contextmanager
 def progress_bar(description: str, total: int):
     """A progress callback; drawn only on a terminal, so logs and DVC output stay clean."""
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn(), console=err, transient=True,
-                   disable=not err.is_terminal)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
@@ -56,58 +64,74 @@ def progress_bar(description: str, total: int):
 
 def _submissions_dir(path: Path) -> Path:
     if not path.is_dir():
-        raise _usage_error(f"{path} is not a folder; give the folder that holds one folder or "
-                           "zip per student")
+        raise _usage_error(
+            f"{path} is not a folder; give the folder that holds one folder or zip per student"
+        )
     return path
 
 
 @app.command()
 def ingest(
-    submissions: Annotated[Path, typer.Argument(help="Folder with one folder or zip per student.")]
-    = Path("data/submissions"),
+    submissions: Annotated[
+        Path, typer.Argument(help="Folder with one folder or zip per student.")
+    ] = Path("data/submissions"),
     out_dir: Annotated[Path, typer.Option(help="Where manifest.csv goes.")] = Path("data/interim"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """List, hash and identify every file handed in (writes manifest.csv)."""
-    from pipeline.ingest import count_files, ingest as run_ingest, write_manifest
+    from pipeline.ingest import count_files, write_manifest
+    from pipeline.ingest import ingest as run_ingest
 
     params = _params(params_file)
     root = _submissions_dir(submissions)
     with progress_bar("Reading files", count_files(root, params.ingest)) as advance:
         manifest = run_ingest(root, params.ingest, advance)
     write_manifest(manifest, out_dir / "manifest.csv", out_dir / "ingest_findings.csv")
-    err.print(f"{len(manifest.rows)} files from {len(manifest.students)} students -> "
-              f"{out_dir / 'manifest.csv'}")
+    err.print(
+        f"{len(manifest.rows)} files from {len(manifest.students)} students -> "
+        f"{out_dir / 'manifest.csv'}"
+    )
 
 
 @app.command()
 def validate(
     submissions: Annotated[Path, typer.Argument(help="Folder with one folder or zip per student.")],
     format: Annotated[Format, typer.Option("--format", "-f", help="How to print.")] = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write the report here, not stdout.")] = None,
-    manifest: Annotated[Path | None, typer.Option(
-        help="Use this manifest.csv from `facedata ingest` instead of reading files again.")] = None,
-    out_dir: Annotated[Path | None, typer.Option(
-        help="Also write findings.csv and accepted.csv here (the pipeline stage).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here, not stdout.")
+    ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            help="Use this manifest.csv from `facedata ingest` instead of reading files again."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Also write findings.csv and accepted.csv here (the pipeline stage)."),
+    ] = None,
     metrics: Annotated[Path | None, typer.Option(help="Write metrics JSON here.")] = None,
-    exit_zero: Annotated[bool, typer.Option(
-        "--exit-zero", help="Exit 0 even when photos fail (for pipelines).")] = False,
+    exit_zero: Annotated[
+        bool, typer.Option("--exit-zero", help="Exit 0 even when photos fail (for pipelines).")
+    ] = False,
     params_file: ParamsOpt = Path("params.yaml"),
     schema: SchemaOpt = Path("schemas/attributes.yaml"),
     cache_dir: CacheOpt = Path(".facedata-cache"),
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors."""
     from pipeline.attributes import VocabularyError, load_vocabulary
-    from pipeline.ingest import count_files, ingest as run_ingest, read_manifest
+    from pipeline.ingest import count_files, read_manifest
+    from pipeline.ingest import ingest as run_ingest
     from pipeline.output import render_csv, render_json, render_table
-    from pipeline.validate import validate as run_validate, write_outputs
+    from pipeline.validate import validate as run_validate
+    from pipeline.validate import write_outputs
 
     params = _params(params_file)
     root = _submissions_dir(submissions)
     if not schema.is_file():
-        raise _usage_error(f"no attribute vocabulary at {schema}; run from the project folder "
-                           "or pass --schema")
+        raise _usage_error(
+            f"no attribute vocabulary at {schema}; run from the project folder or pass --schema"
+        )
     try:
         vocabulary = load_vocabulary(schema)
     except VocabularyError as exc:
@@ -124,12 +148,15 @@ def validate(
         result = run_validate(root, found, params.validate, vocabulary, cache_dir, advance)
     if out_dir is not None or metrics is not None:
         out = out_dir or Path("data/interim")
-        write_outputs(result, out / "findings.csv", out / "accepted.csv",
-                      metrics or out / "validate.json")
+        write_outputs(
+            result, out / "findings.csv", out / "accepted.csv", metrics or out / "validate.json"
+        )
 
     if format is Format.table:
-        console = Console(file=output.open("w", encoding="utf-8") if output else sys.stdout,
-                          width=160 if output else None)
+        console = Console(
+            file=output.open("w", encoding="utf-8") if output else sys.stdout,
+            width=160 if output else None,
+        )
         render_table(result, console)
     else:
         text = render_json(result) if format is Format.json else render_csv(result)
@@ -139,6 +166,189 @@ def validate(
             sys.stdout.write(text)
     if result.has_errors() and not exit_zero:
         raise typer.Exit(1)
+
+
+@contextmanager
+def stage_errors():
+    """A stage's own errors (missing inputs, bad settings) end the command with exit code 2."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as exc:
+        raise _usage_error(str(exc)) from None
+
+
+@app.command()
+def crop(
+    accepted: Annotated[Path, typer.Option(help="accepted.csv from validate.")] = Path(
+        "data/interim/accepted.csv"
+    ),
+    submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
+        "data/submissions"
+    ),
+    out_dir: Annotated[Path, typer.Option(help="Where the crops go.")] = Path(
+        "data/processed/crops"
+    ),
+    params_file: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Aligned square face crops (FFHQ-style, from the 5 landmarks) of every accepted photo."""
+    from pipeline.crop import run_crop
+
+    params = _params(params_file)
+    with stage_errors():
+        stats = run_crop(accepted, submissions, out_dir, params.crop, params.validate.max_pixels)
+    err.print(f"crop: {stats}")
+
+
+@app.command()
+def augment(
+    crops: Annotated[Path, typer.Option(help="Crops from the crop stage.")] = Path(
+        "data/processed/crops"
+    ),
+    out_dir: Annotated[Path, typer.Option(help="Where augmented copies go.")] = Path(
+        "data/processed/augmented"
+    ),
+    params_file: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Deterministic augmented copies of the crops (augment.copies per crop)."""
+    from pipeline.augment import run_augment
+
+    params = _params(params_file)
+    with stage_errors():
+        stats = run_augment(crops, out_dir, params.augment)
+    err.print(f"augment: {stats}")
+
+
+@app.command()
+def shard(
+    crops: Annotated[Path, typer.Option(help="Crops from the crop stage.")] = Path(
+        "data/processed/crops"
+    ),
+    augmented: Annotated[Path, typer.Option(help="Copies from the augment stage.")] = Path(
+        "data/processed/augmented"
+    ),
+    out_dir: Annotated[Path, typer.Option(help="Where the shards go.")] = Path(
+        "data/processed/shards"
+    ),
+    schema: SchemaOpt = Path("schemas/attributes.yaml"),
+    params_file: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """WebDataset tar shards split by student, with the attribute encoding."""
+    from pipeline.shard import load_encoding, run_shard
+
+    params = _params(params_file)
+    with stage_errors():
+        index = run_shard(crops, augmented, load_encoding(schema), out_dir, params.shard)
+    err.print(f"shard: {index.get('counts', index)}")
+
+
+@app.command()
+def report(
+    submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
+        "data/submissions"
+    ),
+    interim: Annotated[Path, typer.Option(help="Where ingest and validate wrote.")] = Path(
+        "data/interim"
+    ),
+    validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
+        "metrics/validate.json"
+    ),
+    crop_sheet: Annotated[Path, typer.Option(help="Contact sheet of the crops.")] = Path(
+        "data/processed/crops/contact_sheet.png"
+    ),
+    out_dir: Annotated[Path, typer.Option(help="Where index.html goes.")] = Path("reports"),
+    params_file: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """One self-contained HTML page: the class, every photo, attributes, training, evaluation."""
+    from pipeline.report import run_report
+
+    params = _params(params_file)
+    with stage_errors():
+        page = run_report(
+            params.report,
+            manifest=interim / "manifest.csv",
+            findings=interim / "findings.csv",
+            accepted=interim / "accepted.csv",
+            validate_metrics=validate_metrics,
+            submissions_root=submissions,
+            out_dir=out_dir,
+            crop_sheet=_existing(crop_sheet),
+        )
+    err.print(f"report: {page}")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option(help="Generator from the train stage.")] = Path(
+        "models/generator.pt"
+    ),
+    shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
+        "data/processed/shards"
+    ),
+    metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
+        "metrics/evaluate.json"
+    ),
+    reports_dir: Annotated[Path, typer.Option(help="Where sample and pair images go.")] = Path(
+        "reports"
+    ),
+    params_file: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """FID/KID/IS (when Inception weights are available), face detection rate, memorization."""
+    from pipeline.evaluate import run_evaluate
+
+    params = _params(params_file)
+    with stage_errors():
+        result = run_evaluate(
+            model, shards, metrics, reports_dir, params.evaluate, params.validate.detect.face_prob
+        )
+    err.print(f"evaluate: wrote {metrics} ({len(result)} entries)")
+
+
+@app.command()
+def generate(
+    n: Annotated[int, typer.Option("-n", help="How many images.")] = 16,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[
+        Path,
+        typer.Option(help="A .png file for one grid, or a folder for single files plus grid.png."),
+    ] = Path("reports/generated.png"),
+    model: Annotated[Path, typer.Option(help="Generator from the train stage.")] = Path(
+        "models/generator.pt"
+    ),
+    truncation: Annotated[
+        float | None,
+        typer.Option(
+            help="Sample the latent from a normal truncated at this many standard deviations."
+        ),
+    ] = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            help='Words of the attribute vocabulary, e.g. "young woman, black curly hair".'
+        ),
+    ] = None,
+    attr: Annotated[
+        list[str] | None,
+        typer.Option("--attr", help="An exact attribute, e.g. hair_colour=black (repeatable)."),
+    ] = None,
+) -> None:
+    """Sample faces from a trained generator; the conditional model takes --prompt / --attr."""
+    from pipeline.generate import generate as run_generate
+    from pipeline.prompt import describe
+
+    with stage_errors():
+        result = run_generate(model, n, seed, out, truncation, prompt, attr or ())
+    if result.prompt is not None:
+        for line in describe(result.prompt):
+            err.print(line)
+    err.print(
+        f"wrote {len(result.paths)} file(s): {', '.join(map(str, result.paths[:3]))}"
+        + (" ..." if len(result.paths) > 3 else "")
+    )
+
+
+def _existing(path: Path) -> Path | None:
+    """Optional inputs of the report: a stage that has not run leaves its section empty."""
+    return path if path.exists() else None
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -37,12 +37,12 @@ class IngestParams:
 class DetectParams:
     """Settings that change what MTCNN reports; they are part of the detection cache key."""
 
-    long_side: int = 640
-    min_face_size: int = 40
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
-    face_prob: float = 0.95
-    batch_size: int = 16
-    device: str = "auto"
+    long_side: int = 640  # detection runs on a copy this long; positions come back in originals
+    min_face_size: int = 40  # px in that copy (~6-8 % of the photo); smaller faces are not sought
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)  # MTCNN's own stage defaults
+    face_prob: float = 0.95  # faces below this are dropped (real faces score >= 0.99)
+    batch_size: int = 16  # equal-size photos per MTCNN call
+    device: str = "auto"  # cuda when available, else cpu
 
 
 @dataclass(frozen=True)
@@ -52,19 +52,19 @@ class ValidateParams:
     max_pixels: int = 250_000_000
     grayscale_max_chroma: float = 4.0
     duplicate_max_distance: int = 4
-    # face rules: calibrated in docs/RULES.md
-    multiple_faces_min_fraction: float = 0.35
-    max_yaw: float = 20.0
-    max_pitch: float = 25.0
-    max_roll: float = 12.0
-    min_face_fraction: float = 0.18
-    min_face_margin: float = 0.0
-    min_sharpness: float = 60.0
-    min_brightness: float = 60.0
-    max_brightness: float = 200.0
-    max_clipped: float = 0.10
-    max_side_ratio: float = 1.8
-    max_mouth_ratio: float = 1.05
+    # face rules: docs/RULES.md says why each limit is what it is and what it measured
+    multiple_faces_min_fraction: float = 0.35  # of the main face's size; smaller faces ignored
+    max_yaw: float = 20.0  # degrees; ISO 19794-5 passports: 5
+    max_pitch: float = 25.0  # degrees; ISO: 5 (frontal fixtures already read -15..+8)
+    max_roll: float = 15.0  # degrees; ISO: 8 (aligned crops undo roll)
+    min_face_fraction: float = 0.15  # face box height / photo height
+    min_face_margin: float = -0.05  # face box to every edge, in box sizes (< 0: past it)
+    min_sharpness: float = 60.0  # variance of the Laplacian at 24 px eye distance
+    min_brightness: float = 40.0  # mean face luma, 0-255 (low: dark skin must pass)
+    max_brightness: float = 220.0
+    max_clipped: float = 0.10  # fraction of face pixels pure black or pure white
+    max_side_ratio: float = 1.7  # brighter face half / darker half, mean luma
+    max_mouth_ratio: float = 1.0  # mouth width / eye distance (warning only)
     detect: DetectParams = field(default_factory=DetectParams)
 
 
@@ -109,16 +109,23 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    samples: int = 10_000
-    split: str = "val"
+    """pipeline/evaluate.py says what each measure means; FID needs 2048 samples per side."""
+
+    samples: int = 10_000  # generated images; FID/KID/IS compare only at equal counts
+    split: str = "val"  # the real set: val (students never trained on) or train
+    # torch-fidelity's weights-inception-2015-12-05-6726825d.pth; "" = torch's hub cache or the
+    # library's download. Without it FID/KID/IS are recorded as unavailable, with the reason.
     inception_weights: str = ""
-    require_fid: bool = False
+    require_fid: bool = False  # true: fail when FID is unavailable or not defined
     seed: int = 0
+    device: str = "auto"  # generator, Inception and MTCNN: auto = cuda when there is one
 
 
 @dataclass(frozen=True)
 class ReportParams:
-    thumb_size: int = 160
+    thumb_size: int = 160  # longer side of the thumbnails, in pixels
+    # The report decodes every photo, rejected ones included: the same bomb limit as validate.
+    max_pixels: int = 250_000_000
 
 
 @dataclass(frozen=True)
@@ -138,14 +145,19 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     path = Path(path)
     if not path.exists():
         return Params()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return build(Params, data, where=path.name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return build(Params, data, where="")
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    except ParamsError as exc:
+        raise ParamsError(f"{path}: {exc}") from None
 
 
 def build(cls: type[T], data: Any, where: str) -> T:
-    """Make dataclass `cls` from a mapping, checking keys and converting values to the field types."""
+    """Make dataclass `cls` from a mapping, checking keys and converting values to field types."""
     if not isinstance(data, dict):
-        raise ParamsError(f"{where}: expected a mapping of settings, got {data!r}")
+        raise ParamsError(f"{where or 'top level'}: expected a mapping of settings, got {data!r}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
@@ -153,8 +165,11 @@ def build(cls: type[T], data: Any, where: str) -> T:
         key = unknown[0]
         close = difflib.get_close_matches(str(key), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
-        raise ParamsError(f"{where}: unknown setting {key!r}{hint}")
-    values = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+        raise ParamsError(f"{where or 'top level'}: unknown setting {key!r}{hint}")
+    values = {
+        name: _convert(hints[name], value, f"{where}.{name}" if where else name)
+        for name, value in data.items()
+    }
     return cls(**values)
 
 

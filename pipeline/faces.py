@@ -21,13 +21,16 @@ import numpy as np
 from pipeline.config import DetectParams
 
 # The frontal face model behind `estimate_pose`, in units of the eye distance (see its docstring).
-NOSE_DEPTH = 0.55  # how far the nose tip stands in front of the eyes/mouth-corners plane
-EYE_MOUTH = 1.1  # vertical eye line -> mouth line distance of a frontal face
-NOSE_LEVEL = 0.5  # frontal nose tip height between eye line (0) and mouth line (1)
-# Quality is measured with the eye distance resampled to this many pixels: the Laplacian's
-# variance and the clipped fractions then compare across photo sizes (the limits are calibrated
-# at this scale; changing it means recalibrating `min_sharpness`).
-EYE_PIXELS = 40
+NOSE_DEPTH = 0.45  # how far the nose tip stands in front of the eyes/mouth-corners plane
+NOSE_LEVEL = 0.58  # frontal nose tip height between the eye line (0) and the mouth line (1)
+# Quality is measured with the eye distance resampled to this many pixels, so the Laplacian's
+# variance compares across photo sizes. 24 px: a face large enough for `face_too_small` in a 4:3
+# or taller photo has at least that in a 640 px reduction, so faces are shrunk (area-averaged),
+# not enlarged, which would read as blur. Changing it means recalibrating `min_sharpness`.
+EYE_PIXELS = 24
+# The face's luma is scaled to this mean before the Laplacian, so that a darker skin tone or a dim
+# photo (edges of lower contrast, same focus) does not read as blur.
+SHARPNESS_MEAN = 128.0
 DARK, BRIGHT = 8, 247  # luma at or beyond these counts as clipped (JPEG noise keeps 0/255 rare)
 
 
@@ -47,7 +50,7 @@ class Pose:
 
 @dataclass(frozen=True)
 class Face:
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels after EXIF orientation
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2, original pixels after EXIF rotation
     prob: float
     # left eye, right eye, nose, mouth left, mouth right, as MTCNN orders them; (x, y) each.
     # "left" is the picture's left (the person's right eye).
@@ -127,7 +130,11 @@ class FaceAnalyzer:
             raise ValueError(f"{len(images)} images but {len(scales)} scales")
         groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for i, im in enumerate(images):
-            groups[im.shape].append(i)
+            if im.ndim != 3 or im.shape[2] != 3:
+                raise ValueError(f"image {i}: expected an RGB array (H, W, 3), got {im.shape}")
+            # MTCNN's pyramid is empty (and it fails) below min_face_size: no face fits anyway.
+            if min(im.shape[:2]) >= self.params.min_face_size:
+                groups[im.shape].append(i)
         reports: list[FaceReport] = [NO_FACE] * len(images)
         step = max(1, self.params.batch_size)
         for indices in groups.values():
@@ -175,20 +182,21 @@ def estimate_pose(landmarks: Any) -> Pose:
     - yaw: the nose tip's horizontal offset dx from the face midline (the average x of the eye
       midpoint and the mouth-corner midpoint). Model: the nose tip stands NOSE_DEPTH·E in front
       of the plane of eyes and mouth corners, so turning the head by θ moves it sideways by
-      NOSE_DEPTH·E·sin θ while E itself shrinks by cos θ: dx/E = NOSE_DEPTH·tan θ, and
-      yaw = atan(-dx / (NOSE_DEPTH·E)); positive = nose left of the midline = face turned towards
-      the picture's left.
-    - pitch: the nose tip's height t between the eye line (0) and the mouth line (1). A frontal
-      face has t = NOSE_LEVEL with the lines EYE_MOUTH·E apart; tilting by φ moves the nose tip
-      by NOSE_DEPTH·E·sin φ against the lines' cos φ, so t - NOSE_LEVEL =
-      (NOSE_DEPTH / EYE_MOUTH)·tan φ and pitch = atan((NOSE_LEVEL - t)·EYE_MOUTH / NOSE_DEPTH);
-      positive = nose closer to the eyes = chin up.
+      NOSE_DEPTH·E₀·sin θ while the eye distance shrinks to E = E₀·cos θ: dx/E = NOSE_DEPTH·tan θ,
+      and yaw = atan(-dx / (NOSE_DEPTH·E)); positive = nose left of the midline = face turned
+      towards the picture's left.
+    - pitch: the nose tip's height t between the eye line (0) and the mouth line (1), which lie
+      M apart. A frontal face has t = NOSE_LEVEL; tilting by φ moves the nose tip up by
+      NOSE_DEPTH·E₀·sin φ while M shrinks to M₀·cos φ, so (NOSE_LEVEL - t)·M = NOSE_DEPTH·E₀·sin φ
+      and pitch = asin((NOSE_LEVEL - t)·M / (NOSE_DEPTH·E₀)), with E₀ = E / cos(yaw) (pitch does
+      not foreshorten E, yaw does); positive = nose closer to the eye line = chin up.
 
-    The model's constants are average adult proportions (nose tip ≈ 0.55 eye distances in front
-    of the eye/mouth plane; eye-to-mouth ≈ 1.1 eye distances; nose tip about halfway) and agree
-    with the frontal photos in tests/data/faces/ (docs/RULES.md). Individual faces differ, so a
-    frontal face reads as a few degrees of pitch either way; perspective from a camera held close
-    adds to that. Degenerate landmarks (eyes on top of each other) give a pose of 90° each way.
+    The constants are average adult proportions: interpupillary distance ≈ 63 mm, the nose tip
+    ≈ 25-30 mm in front of the eyes/mouth-corner plane (0.45 E), pupils-to-nose-tip ≈ 35 mm of
+    pupils-to-mouth-corners ≈ 62 mm (0.56); the frontal portraits in tests/data/faces/ give
+    t = 0.51-0.61 (docs/RULES.md). Faces differ, so a frontal face reads up to ~8° of pitch
+    either way, and a smile (mouth corners raised) reads as a few degrees of chin-down; a camera
+    held close adds perspective. Degenerate landmarks (both eyes on one spot) give 90° each way.
     """
     pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     le, re, nose, ml, mr = pts
@@ -204,42 +212,47 @@ def estimate_pose(landmarks: Any) -> Pose:
     _, _, n, lm, rm = local
     mouth = (lm + rm) / 2
     midline_x = mouth[0] / 2  # the eye midpoint is at x = 0
-    yaw = math.degrees(math.atan(-(n[0] - midline_x) / NOSE_DEPTH))
+    yaw = math.atan(-(n[0] - midline_x) / NOSE_DEPTH)
     if mouth[1] > 1e-6:
         t = n[1] / mouth[1]
-        pitch = math.degrees(math.atan((NOSE_LEVEL - t) * mouth[1] / NOSE_DEPTH))
-    else:
+        # E here is the foreshortened eye distance: cos(yaw) brings it back to the frontal one.
+        sine = (NOSE_LEVEL - t) * mouth[1] * math.cos(yaw) / NOSE_DEPTH
+        pitch = math.degrees(math.asin(max(-1.0, min(1.0, sine))))
+    else:  # mouth at or above the eye line: no frontal face looks like that
         pitch = 90.0
+    yaw = math.degrees(yaw)
     return Pose(round(yaw, 3), round(pitch, 3), round(roll, 3))
 
 
 def face_quality(image: np.ndarray, landmarks: Any) -> FaceQuality:
     """Sharpness, exposure and expression measures of one face of an RGB uint8 image.
 
-    The measured region is the inner face, built from the landmarks in the face's own frame
-    (eye line horizontal): from half an eye distance outside each eye to half an eye distance
-    below the mouth, and 0.6 eye distances above the eyes — forehead, eyes, cheeks, nose, mouth;
-    little hair or background. It is resampled so the eye distance is EYE_PIXELS pixels.
+    The measured region is the inner face, a box around the landmarks: from half an eye distance
+    (E) outside the outermost eye/mouth corner on each side, 0.6 E above the higher eye to 0.5 E
+    below the lower mouth corner — eyes, cheeks, nose, mouth; little hair or background. Its luma
+    (BT.601) is resampled so that E is EYE_PIXELS pixels (area averaging when shrinking, which does
+    not alias noise into the Laplacian).
 
-    - sharpness: variance of the 3×3 Laplacian of the region's luma (0-255 scale);
-    - brightness: mean luma (BT.601); clipped_dark / clipped_bright: fraction of pixels with luma
+    - sharpness: variance of the 3×3 Laplacian of that region, its luma first scaled to a mean
+      of SHARPNESS_MEAN (so the number measures focus, not exposure or skin tone);
+    - brightness: mean luma; clipped_dark / clipped_bright: fraction of pixels with luma
       <= DARK / >= BRIGHT;
     - side_ratio: mean luma of the brighter half / the darker half, the halves split at the nose
-      line (a ratio of means rather than OFIQ's histogram intersection: it reads as "2× brighter"
-      in a message and is not fooled by two halves of equal brightness but different texture);
+      tip (a ratio of means rather than OFIQ's histogram intersection: it reads as "2× brighter"
+      in a message, and skin texture or a beard on one side does not change it much);
     - mouth_ratio: mouth-corner distance / eye distance (a neutral mouth is about 0.8-0.9).
     """
     pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     le, re, _, ml, mr = pts
     eye = float(np.hypot(*(re - le)))
     mouth_ratio = float(np.hypot(*(mr - ml))) / eye if eye > 1e-6 else 0.0
-    region = _face_region(image, pts)
+    region, split = _face_region(image, pts, max(eye, 1.0))
     luma = region.astype(np.float32)
     n = luma.size
-    half = luma.shape[1] // 2
-    sides = sorted([float(luma[:, :half].mean()), float(luma[:, half:].mean())])
+    sides = sorted([float(luma[:, :split].mean()), float(luma[:, split:].mean())])
+    gain = SHARPNESS_MEAN / max(float(luma.mean()), 1.0)
     return FaceQuality(
-        sharpness=round(float(cv2.Laplacian(luma, cv2.CV_32F, ksize=1).var()), 3),
+        sharpness=round(float(cv2.Laplacian(luma * gain, cv2.CV_32F, ksize=1).var()), 3),
         brightness=round(float(luma.mean()), 3),
         clipped_dark=round(float(np.count_nonzero(luma <= DARK)) / n, 5),
         clipped_bright=round(float(np.count_nonzero(luma >= BRIGHT)) / n, 5),
@@ -248,26 +261,18 @@ def face_quality(image: np.ndarray, landmarks: Any) -> FaceQuality:
     )
 
 
-def _face_region(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """The inner face's luma, warped upright at EYE_PIXELS per eye distance, split at the nose."""
-    le, re, nose, ml, mr = pts
-    eye_vec = re - le
-    eye = max(float(np.hypot(*eye_vec)), 1e-6)
-    ux = eye_vec / eye  # the face's x axis in the image
-    uy = np.array([-ux[1], ux[0]])  # its y axis, down the face
-    mid = (le + re) / 2
-    mouth_y = float(((ml + mr) / 2 - mid) @ uy)
-    nose_x = float((nose - mid) @ ux)
+def _face_region(image: np.ndarray, pts: np.ndarray, eye: float) -> tuple[np.ndarray, int]:
+    """Inner-face luma at EYE_PIXELS per eye distance, and the column of the nose tip in it."""
+    h, w = image.shape[:2]
+    xs, ys = pts[:, 0], pts[:, 1]
+    x0 = int(np.clip(math.floor(min(xs[0], xs[3]) - 0.5 * eye), 0, w - 2))
+    x1 = int(np.clip(math.ceil(max(xs[1], xs[4]) + 0.5 * eye), x0 + 2, w))
+    y0 = int(np.clip(math.floor(min(ys[0], ys[1]) - 0.6 * eye), 0, h - 2))
+    y1 = int(np.clip(math.ceil(max(ys[3], ys[4]) + 0.5 * eye), y0 + 2, h))
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1], dtype=np.uint8)
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     k = EYE_PIXELS / eye
-    # Output frame: the nose line sits at the exact middle so the halves compare like with like.
-    half_w = round(EYE_PIXELS)  # 0.5 E beyond each eye = 1 E either side of the centre
-    top, bottom = -0.6 * eye, max(mouth_y, 0.5 * eye) + 0.5 * eye
-    height = max(8, round((bottom - top) * k))
-    origin = mid + ux * nose_x + uy * top  # image point at output (half_w, 0)
-    # Affine map output (u, v) -> image: origin + (u - half_w)/k * ux + v/k * uy.
-    m = np.array([[ux[0] / k, uy[0] / k, origin[0] - half_w * ux[0] / k],
-                  [ux[1] / k, uy[1] / k, origin[1] - half_w * ux[1] / k]])
-    gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
-    flags = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
-    return cv2.warpAffine(gray, m, (2 * half_w, height), flags=flags | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    size = (max(2, round((x1 - x0) * k)), max(2, round((y1 - y0) * k)))
+    gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    split = int(np.clip(round((pts[2, 0] - x0) * k), 1, size[0] - 1))
+    return gray, split

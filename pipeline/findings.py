@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"  # the photo is excluded from the training set
     WARNING = "warning"  # kept, but flagged for the instructor
     INFO = "info"  # something was ignored on purpose (junk files in a zip, ...)

@@ -33,9 +33,18 @@ _MAGIC: list[tuple[int, bytes, str]] = [
 ]
 # ISO base media files (HEIC from iPhones, AVIF) carry their brand after 'ftyp' at offset 4.
 _FTYP_BRANDS = {
-    b"heic": "HEIC", b"heix": "HEIC", b"hevc": "HEIC", b"heim": "HEIC", b"heis": "HEIC",
-    b"mif1": "HEIF", b"msf1": "HEIF", b"avif": "AVIF", b"avis": "AVIF",
-    b"qt  ": "QuickTime video", b"isom": "MP4 video", b"mp42": "MP4 video",
+    b"heic": "HEIC",
+    b"heix": "HEIC",
+    b"hevc": "HEIC",
+    b"heim": "HEIC",
+    b"heis": "HEIC",
+    b"mif1": "HEIF",
+    b"msf1": "HEIF",
+    b"avif": "AVIF",
+    b"avis": "AVIF",
+    b"qt  ": "QuickTime video",
+    b"isom": "MP4 video",
+    b"mp42": "MP4 video",
 }
 # Formats Pillow decodes without plugins: a student who handed in one of these still gets told
 # about everything else that is wrong with the picture.
@@ -62,7 +71,7 @@ class Decoded:
 def sniff_format(data: bytes) -> str:
     """Name the format from the file's first bytes, whatever its extension says."""
     for offset, magic, name in _MAGIC:
-        if data[offset:offset + len(magic)] == magic:
+        if data[offset : offset + len(magic)] == magic:
             return name
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WebP"
@@ -104,7 +113,8 @@ def decode(data: bytes, *, max_pixels: int, long_side: int | None = None) -> Dec
     if width * height > max_pixels:
         raise ImageError(
             f"the header claims {width}×{height} = {width * height / 1e6:.0f} megapixels, over the "
-            f"{max_pixels / 1e6:.0f} MP limit; refusing to decode it (decompression bomb?)")
+            f"{max_pixels / 1e6:.0f} MP limit; refusing to decode it (decompression bomb?)"
+        )
     orientation = _orientation(im)
     full_long = max(width, height)
     if long_side and im.format == "JPEG" and full_long > long_side:
@@ -117,7 +127,8 @@ def decode(data: bytes, *, max_pixels: int, long_side: int | None = None) -> Dec
     except Exception as exc:
         raise ImageError(
             f"the file does not decode to the end ({_short(exc)}); it is damaged or was cut off "
-            "while copying — export it again from the original") from None
+            "while copying — export it again from the original"
+        ) from None
     if orientation != 1:
         im = ImageOps.exif_transpose(im)
     rgb = im.convert("RGB")

@@ -48,8 +48,9 @@ class Manifest:
         return sorted(seen)
 
 
-def ingest(root: Path, params: IngestParams,
-           progress: Callable[[int], None] | None = None) -> Manifest:
+def ingest(
+    root: Path, params: IngestParams, progress: Callable[[int], None] | None = None
+) -> Manifest:
     """Hash and identify every file of every submission under `root`; never writes there."""
     submissions, findings = discover(Path(root), params)
     entries: list[tuple[Entry, str]] = []
@@ -64,8 +65,13 @@ def ingest(root: Path, params: IngestParams,
         try:
             data = read_member(Path(root), entry.source, entry.member, params.max_file_bytes)
         except (OSError, KeyError, SubmissionError, ValueError) as exc:
-            return Finding(entry.student, entry.file, "submission", Severity.ERROR,
-                           f"{entry.file} could not be read ({exc}); hand it in again")
+            return Finding(
+                entry.student,
+                entry.file,
+                "submission",
+                Severity.ERROR,
+                f"{entry.file} could not be read ({exc}); hand it in again",
+            )
         width = height = None
         fmt = "CSV" if kind == ATTRIBUTES else sniff_format(data)
         if kind == PHOTO:
@@ -74,8 +80,18 @@ def ingest(root: Path, params: IngestParams,
                 width, height = header.width, header.height
             except ImageError:
                 pass  # the corrupt / not_jpeg rules say what is wrong with it
-        return ManifestRow(entry.student, entry.file, entry.source, entry.member, kind,
-                           hashlib.sha256(data).hexdigest(), len(data), fmt, width, height)
+        return ManifestRow(
+            entry.student,
+            entry.file,
+            entry.source,
+            entry.member,
+            kind,
+            hashlib.sha256(data).hexdigest(),
+            len(data),
+            fmt,
+            width,
+            height,
+        )
 
     rows: list[ManifestRow] = []
     with ThreadPoolExecutor(worker_count()) as pool:  # hashlib and file reads release the GIL
@@ -108,8 +124,14 @@ def read_manifest(manifest_csv: Path, findings_csv: Path) -> Manifest:
     with Path(manifest_csv).open(newline="", encoding="utf-8") as fh:
         rows = [
             ManifestRow(
-                r["student"], r["file"], r["source"], r["member"], r["kind"], r["sha256"],
-                int(r["bytes"]), r["format"],
+                r["student"],
+                r["file"],
+                r["source"],
+                r["member"],
+                r["kind"],
+                r["sha256"],
+                int(r["bytes"]),
+                r["format"],
                 int(r["width"]) if r["width"] else None,
                 int(r["height"]) if r["height"] else None,
             )
@@ -129,7 +151,14 @@ def write_findings(findings: list[Finding], path: Path) -> None:
 def read_findings(path: Path) -> list[Finding]:
     with Path(path).open(newline="", encoding="utf-8") as fh:
         return [
-            Finding(r["student"], r["file"], r["rule"], Severity(r["severity"]), r["message"],
-                    r["value"], r["limit"])
+            Finding(
+                r["student"],
+                r["file"],
+                r["rule"],
+                Severity(r["severity"]),
+                r["message"],
+                r["value"],
+                r["limit"],
+            )
             for r in csv.DictReader(fh)
         ]

@@ -109,8 +109,11 @@ class MeasureCache:
     """One small JSON file per (settings, sha256) under `root`; safe to delete at any time."""
 
     def __init__(self, root: Path | None, params: ValidateParams):
-        settings = {"version": MEASURE_VERSION, "max_pixels": params.max_pixels,
-                    "detect": asdict(params.detect) | {"device": None, "batch_size": None}}
+        settings = {
+            "version": MEASURE_VERSION,
+            "max_pixels": params.max_pixels,
+            "detect": asdict(params.detect) | {"device": None, "batch_size": None},
+        }
         key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         self.dir = Path(root) / key if root is not None else None
 
@@ -133,8 +136,12 @@ class MeasureCache:
         os.replace(tmp, path)
 
 
-def measure_photos(files: list[PhotoFile], params: ValidateParams, cache: MeasureCache,
-                   progress: Callable[[int], None] | None = None) -> list[Photo]:
+def measure_photos(
+    files: list[PhotoFile],
+    params: ValidateParams,
+    cache: MeasureCache,
+    progress: Callable[[int], None] | None = None,
+) -> list[Photo]:
     """Measure every file, from the cache where possible; same order as `files`."""
     results: dict[str, Measurement] = {}
     todo: dict[str, PhotoFile] = {}
@@ -162,12 +169,24 @@ def measure_photos(files: list[PhotoFile], params: ValidateParams, cache: Measur
 
 
 def _photo(f: PhotoFile, m: Measurement) -> Photo:
-    return Photo(f.student, f.file, f.sha256, f.bytes, f.format, f.width, f.height,
-                 m.error, m.chroma, m.phash, m.faces)
+    return Photo(
+        f.student,
+        f.file,
+        f.sha256,
+        f.bytes,
+        f.format,
+        f.width,
+        f.height,
+        m.error,
+        m.chroma,
+        m.phash,
+        m.faces,
+    )
 
 
-def _measure_new(files: list[PhotoFile], params: ValidateParams,
-                 analyzer) -> Iterator[tuple[str, Measurement]]:
+def _measure_new(
+    files: list[PhotoFile], params: ValidateParams, analyzer
+) -> Iterator[tuple[str, Measurement]]:
     with ThreadPoolExecutor(worker_count()) as pool:  # Pillow decodes without holding the GIL
         for chunk in _chunks(files, CHUNK):
             decoded = list(pool.map(lambda f: _decode(f, params), chunk))
@@ -199,4 +218,4 @@ def _decode(f: PhotoFile, params: ValidateParams):
 
 def _chunks(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

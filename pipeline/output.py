@@ -23,26 +23,50 @@ def render_table(result: ValidationResult, console: Console) -> None:
     for student, s in summary.items():
         rules = ", ".join(f"{r}×{n}" if n > 1 else r for r, n in sorted(s["rules"].items()))
         style = "red" if s["errors"] else None
-        table.add_row(student, str(s["photos"]), str(s["accepted"]), str(s["errors"]),
-                      str(s["warnings"]), rules, style=style)
+        table.add_row(
+            student,
+            str(s["photos"]),
+            str(s["accepted"]),
+            str(s["errors"]),
+            str(s["warnings"]),
+            rules,
+            style=style,
+        )
     console.print(table)
     if result.findings:
         findings = Table(title="Findings", title_justify="left")
         for name in ("student", "file", "rule", "severity", "message"):
             findings.add_column(name, overflow="fold")
         for f in result.findings:
-            findings.add_row(f.student, f.file, f.rule, f.severity.value, f.message,
-                             style=SEVERITY_STYLE[f.severity])
+            findings.add_row(
+                f.student,
+                f.file,
+                f.rule,
+                f.severity.value,
+                f.message,
+                style=SEVERITY_STYLE[f.severity],
+            )
         console.print(findings)
     m = result.metrics()
-    console.print(f"{m['students']} students, {m['photos']} photos: {m['accepted']} accepted, "
-                  f"{m['findings']['error']} errors, {m['findings']['warning']} warnings.")
+    console.print(
+        f"{m['students']} students, {m['photos']} photos: {m['accepted']} accepted, "
+        f"{m['findings']['error']} errors, {m['findings']['warning']} warnings."
+    )
 
 
 def render_json(result: ValidationResult) -> str:
     summary = {s: {**v, "rules": dict(v["rules"])} for s, v in result.summary().items()}
-    return json.dumps({"metrics": result.metrics(), "students": summary,
-                       "findings": [f.as_row() for f in result.findings]}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "metrics": result.metrics(),
+                "students": summary,
+                "findings": [f.as_row() for f in result.findings],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def render_csv(result: ValidationResult) -> str:

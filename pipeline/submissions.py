@@ -54,22 +54,43 @@ def discover(root: Path, params: IngestParams) -> tuple[list[Submission], list[F
         if name in params.junk_names or name in params.junk_dirs or name.startswith("."):
             continue
         if path.is_symlink():
-            loose.append(Finding(name, "", RULE, Severity.ERROR,
-                                 f"{name} is a symbolic link; submissions must be real folders or zips"))
+            loose.append(
+                Finding(
+                    name,
+                    "",
+                    RULE,
+                    Severity.ERROR,
+                    f"{name} is a symbolic link; submissions must be real folders or zips",
+                )
+            )
             continue
         if path.is_dir():
             student, sub = name, _scan_folder(root, path, params)
         elif path.suffix.lower() == ".zip":
             student, sub = path.stem, _scan_zip(root, path, params)
         else:
-            loose.append(Finding("", name, RULE, Severity.WARNING,
-                                 f"{name} is not inside a student folder or zip and was not checked"))
+            loose.append(
+                Finding(
+                    "",
+                    name,
+                    RULE,
+                    Severity.WARNING,
+                    f"{name} is not inside a student folder or zip and was not checked",
+                )
+            )
             continue
         if student in by_student:
-            loose.append(Finding(student, "", RULE, Severity.ERROR,
-                                 f"{student} handed in both {by_student[student].source} and "
-                                 f"{sub.source}; only {by_student[student].source} was checked. "
-                                 "Keep one of them."))
+            loose.append(
+                Finding(
+                    student,
+                    "",
+                    RULE,
+                    Severity.ERROR,
+                    f"{student} handed in both {by_student[student].source} and "
+                    f"{sub.source}; only {by_student[student].source} was checked. "
+                    "Keep one of them.",
+                )
+            )
             continue
         by_student[student] = sub
     return list(by_student.values()), loose
@@ -106,8 +127,15 @@ def _scan_folder(root: Path, folder: Path, params: IngestParams) -> Submission:
             if d in params.junk_dirs:
                 sub.findings.append(_ignored(student, rel, "it is an operating-system folder"))
             elif (here / d).is_symlink():
-                sub.findings.append(Finding(student, rel, RULE, Severity.WARNING,
-                                            f"{rel} is a linked folder and was not followed"))
+                sub.findings.append(
+                    Finding(
+                        student,
+                        rel,
+                        RULE,
+                        Severity.WARNING,
+                        f"{rel} is a linked folder and was not followed",
+                    )
+                )
             else:
                 kept_dirs.append(d)
         dirnames[:] = kept_dirs
@@ -117,10 +145,16 @@ def _scan_folder(root: Path, folder: Path, params: IngestParams) -> Submission:
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(base) or not target.is_file():
-                    sub.findings.append(Finding(
-                        student, rel, RULE, Severity.ERROR,
-                        f"{rel} is a link to a file outside the submission and was not read; "
-                        "hand in the photo itself"))
+                    sub.findings.append(
+                        Finding(
+                            student,
+                            rel,
+                            RULE,
+                            Severity.ERROR,
+                            f"{rel} is a link to a file outside the submission and was not read; "
+                            "hand in the photo itself",
+                        )
+                    )
                     continue
             names.append(rel)
     _classify(sub, names, params)
@@ -134,9 +168,16 @@ def _scan_zip(root: Path, path: Path, params: IngestParams) -> Submission:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        sub.findings.append(Finding(student, path.name, RULE, Severity.ERROR,
-                                    f"{path.name} is not a readable zip archive ({exc}); "
-                                    "zip the folder again and hand it in"))
+        sub.findings.append(
+            Finding(
+                student,
+                path.name,
+                RULE,
+                Severity.ERROR,
+                f"{path.name} is not a readable zip archive ({exc}); "
+                "zip the folder again and hand it in",
+            )
+        )
         return sub
     safe: dict[str, str] = {}  # member name -> name inside the submission
     for info in infos:
@@ -145,21 +186,39 @@ def _scan_zip(root: Path, path: Path, params: IngestParams) -> Submission:
             continue
         problem = _unsafe_member(info)
         if problem:
-            sub.findings.append(Finding(student, name, RULE, Severity.ERROR,
-                                        f"zip member {name!r} {problem}; it was not read"))
+            sub.findings.append(
+                Finding(
+                    student,
+                    name,
+                    RULE,
+                    Severity.ERROR,
+                    f"zip member {name!r} {problem}; it was not read",
+                )
+            )
             continue
         if info.flag_bits & 0x1:
-            sub.findings.append(Finding(student, name, RULE, Severity.ERROR,
-                                        f"{name} is password-protected; zip it without a password"))
+            sub.findings.append(
+                Finding(
+                    student,
+                    name,
+                    RULE,
+                    Severity.ERROR,
+                    f"{name} is password-protected; zip it without a password",
+                )
+            )
             continue
         safe[name] = name
     # A zip made by right-clicking a folder holds everything under that one folder: strip it.
-    real = [PurePosixPath(n).parts for n in safe if PurePosixPath(n).parts[0] not in params.junk_dirs]
+    real = [
+        PurePosixPath(n).parts for n in safe if PurePosixPath(n).parts[0] not in params.junk_dirs
+    ]
     tops = {parts[0] for parts in real}
     if len(tops) == 1 and all(len(parts) > 1 for parts in real):
         top = tops.pop()
-        safe = {m: (PurePosixPath(m).relative_to(top).as_posix() if m.startswith(top + "/") else m)
-                for m in safe}
+        safe = {
+            m: (PurePosixPath(m).relative_to(top).as_posix() if m.startswith(top + "/") else m)
+            for m in safe
+        }
     names = list(safe.values())
     member_of = {v: k for k, v in safe.items()}
     _classify(sub, names, params, member_of)
@@ -182,8 +241,9 @@ def _ignored(student: str, rel: str, why: str) -> Finding:
     return Finding(student, rel, RULE, Severity.INFO, f"{rel} was ignored: {why}")
 
 
-def _classify(sub: Submission, names: list[str], params: IngestParams,
-              member_of: dict[str, str] | None = None) -> None:
+def _classify(
+    sub: Submission, names: list[str], params: IngestParams, member_of: dict[str, str] | None = None
+) -> None:
     """Sort a submission's files into photos, the attribute table and ignored files."""
     student = sub.student
     csvs: list[str] = []
@@ -195,9 +255,16 @@ def _classify(sub: Submission, names: list[str], params: IngestParams,
         elif base.startswith("."):
             sub.findings.append(_ignored(student, rel, "hidden files are not part of a submission"))
         elif base.lower().endswith(".zip"):
-            sub.findings.append(Finding(student, rel, RULE, Severity.WARNING,
-                                        f"{rel} is a zip inside the submission; nested zips are not "
-                                        "opened — put its photos in the submission itself"))
+            sub.findings.append(
+                Finding(
+                    student,
+                    rel,
+                    RULE,
+                    Severity.WARNING,
+                    f"{rel} is a zip inside the submission; nested zips are not "
+                    "opened — put its photos in the submission itself",
+                )
+            )
         elif base.lower().endswith(".csv") and len(parts) == 1:
             csvs.append(rel)
         else:
@@ -209,9 +276,16 @@ def _classify(sub: Submission, names: list[str], params: IngestParams,
     if chosen is None and len(csvs) == 1:
         chosen = csvs[0]
     if chosen is None:
-        sub.findings.append(Finding(student, "", "attributes", Severity.ERROR,
-                                    f"several CSV files ({', '.join(csvs)}) and none is named "
-                                    "attributes.csv; name the attribute table attributes.csv"))
+        sub.findings.append(
+            Finding(
+                student,
+                "",
+                "attributes",
+                Severity.ERROR,
+                f"several CSV files ({', '.join(csvs)}) and none is named "
+                "attributes.csv; name the attribute table attributes.csv",
+            )
+        )
         return
     for other in csvs:
         if other != chosen:

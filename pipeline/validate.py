@@ -20,9 +20,17 @@ from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import read_member
 
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-FACE_COLUMNS = ["face_x1", "face_y1", "face_x2", "face_y2", "face_prob",
-                *[f"{name}_{axis}" for name in LANDMARKS for axis in "xy"],
-                "yaw", "pitch", "roll"]
+FACE_COLUMNS = [
+    "face_x1",
+    "face_y1",
+    "face_x2",
+    "face_y2",
+    "face_prob",
+    *[f"{name}_{axis}" for name in LANDMARKS for axis in "xy"],
+    "yaw",
+    "pitch",
+    "roll",
+]
 SUMMARY_KEYS = ("photos", "accepted", "errors", "warnings")
 
 
@@ -39,18 +47,24 @@ class ValidationResult:
         return self.manifest.students
 
     def rejected(self) -> set[tuple[str, str]]:
-        return {(f.student, f.file) for f in self.findings
-                if f.severity is Severity.ERROR and f.file}
+        return {
+            (f.student, f.file) for f in self.findings if f.severity is Severity.ERROR and f.file
+        }
 
     def accepted(self) -> list[Photo]:
         bad = self.rejected()
-        return [ph for ph in self.photos
-                if (ph.student, ph.file) not in bad and ph.main_face is not None]
+        return [
+            ph
+            for ph in self.photos
+            if (ph.student, ph.file) not in bad and ph.main_face is not None
+        ]
 
     def summary(self) -> dict[str, dict[str, object]]:
         """Per student: photos handed in, accepted, errors, warnings, rules broken."""
-        out = {s: {"photos": 0, "accepted": 0, "errors": 0, "warnings": 0, "rules": Counter()}
-               for s in self.students}
+        out = {
+            s: {"photos": 0, "accepted": 0, "errors": 0, "warnings": 0, "rules": Counter()}
+            for s in self.students
+        }
         for ph in self.photos:
             out[ph.student]["photos"] += 1
         for ph in self.accepted():
@@ -80,14 +94,30 @@ class ValidationResult:
         }
 
 
-def validate(root: Path, manifest: Manifest, params: ValidateParams, vocabulary: Vocabulary,
-             cache_dir: Path | None, progress: Callable[[int], None] | None = None
-             ) -> ValidationResult:
+def validate(
+    root: Path,
+    manifest: Manifest,
+    params: ValidateParams,
+    vocabulary: Vocabulary,
+    cache_dir: Path | None,
+    progress: Callable[[int], None] | None = None,
+) -> ValidationResult:
     """Judge every photo and attribute table of the class described by `manifest`."""
     root = Path(root)
     photo_rows = [r for r in manifest.rows if r.kind == PHOTO]
-    files = [PhotoFile(r.student, r.file, r.sha256, r.bytes, r.format, r.width, r.height,
-                       partial(read_member, root, r.source, r.member)) for r in photo_rows]
+    files = [
+        PhotoFile(
+            r.student,
+            r.file,
+            r.sha256,
+            r.bytes,
+            r.format,
+            r.width,
+            r.height,
+            partial(read_member, root, r.source, r.member),
+        )
+        for r in photo_rows
+    ]
     photos = measure_photos(files, params, MeasureCache(cache_dir, params), progress)
 
     data = ClassData({s: StudentData(s) for s in manifest.students})
@@ -105,30 +135,52 @@ def validate(root: Path, manifest: Manifest, params: ValidateParams, vocabulary:
         findings.extend(judge_photo(ph, params))
     findings.extend(judge_class(data, params))
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
-    return ValidationResult(manifest, photos, findings, attributes, vocabulary.columns)
+    return ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
 
 
-def _check_attributes(root: Path, student: str, row: ManifestRow | None, sd: StudentData,
-                      vocabulary: Vocabulary):
+def _check_attributes(
+    root: Path, student: str, row: ManifestRow | None, sd: StudentData, vocabulary: Vocabulary
+):
     data = read_member(root, row.source, row.member) if row is not None else None
-    return check_student_attributes(student, row.file if row else None, data,
-                                    [ph.file for ph in sd.photos], vocabulary)
+    return check_student_attributes(
+        student, row.file if row else None, data, [ph.file for ph in sd.photos], vocabulary
+    )
 
 
-def write_outputs(result: ValidationResult, findings_csv: Path, accepted_csv: Path,
-                  metrics_json: Path) -> None:
+def write_outputs(
+    result: ValidationResult, findings_csv: Path, accepted_csv: Path, metrics_json: Path
+) -> None:
     write_findings(result.findings, findings_csv)
     by_key = {(r.student, r.file): r for r in result.manifest.rows}
-    columns = ["student", "file", "source", "member", "sha256", "bytes", "format", "width",
-               "height", *FACE_COLUMNS, *result.attribute_columns]
+    columns = [
+        "student",
+        "file",
+        "source",
+        "member",
+        "sha256",
+        "bytes",
+        "format",
+        "width",
+        "height",
+        *FACE_COLUMNS,
+        *result.attribute_columns,
+    ]
     with atomic_path(accepted_csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, columns)
         writer.writeheader()
         for ph in result.accepted():
             r = by_key[(ph.student, ph.file)]
-            row = {"student": r.student, "file": r.file, "source": r.source, "member": r.member,
-                   "sha256": r.sha256, "bytes": r.bytes, "format": r.format, "width": r.width,
-                   "height": r.height}
+            row = {
+                "student": r.student,
+                "file": r.file,
+                "source": r.source,
+                "member": r.member,
+                "sha256": r.sha256,
+                "bytes": r.bytes,
+                "format": r.format,
+                "width": r.width,
+                "height": r.height,
+            }
             row.update(face_columns(ph))
             row.update(result.attributes.get((ph.student, ph.file), {}))
             writer.writerow(row)
@@ -139,11 +191,17 @@ def write_outputs(result: ValidationResult, findings_csv: Path, accepted_csv: Pa
 def face_columns(ph: Photo) -> dict[str, float]:
     face = ph.main_face
     assert face is not None
-    row = dict(zip(["face_x1", "face_y1", "face_x2", "face_y2"],
-                   (round(v, 2) for v in face.box), strict=True))
+    row = dict(
+        zip(
+            ["face_x1", "face_y1", "face_x2", "face_y2"],
+            (round(v, 2) for v in face.box),
+            strict=True,
+        )
+    )
     row["face_prob"] = round(face.prob, 4)
     for name, (x, y) in zip(LANDMARKS, face.landmarks, strict=True):
         row[f"{name}_x"], row[f"{name}_y"] = round(x, 2), round(y, 2)
-    row.update(yaw=round(face.pose.yaw, 2), pitch=round(face.pose.pitch, 2),
-               roll=round(face.pose.roll, 2))
+    row.update(
+        yaw=round(face.pose.yaw, 2), pitch=round(face.pose.pitch, 2), roll=round(face.pose.roll, 2)
+    )
     return row

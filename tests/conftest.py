@@ -14,12 +14,45 @@ FACES = ROOT / "tests" / "data" / "faces"
 SCHEMA = ROOT / "schemas" / "attributes.yaml"
 DEMO = ROOT / "data" / "submissions"
 
-ATTRIBUTE_COLUMNS = ["file", "lip_type", "lip_colour", "forehead", "dimples", "ear", "eye_size",
-                     "eye_defect", "eye_colour", "eyebrow_style", "jaw_line", "skin_colour",
-                     "hair_colour", "hair_style", "beard_mustache", "age", "gender",
-                     "identification_mark"]
-VALID_VALUES = ["medium", "pink", "broad", "no", "medium", "medium", "none", "blue", "thin",
-                "square", "fair", "white", "short", "none", "70", "male", "none"]
+ATTRIBUTE_COLUMNS = [
+    "file",
+    "lip_type",
+    "lip_colour",
+    "forehead",
+    "dimples",
+    "ear",
+    "eye_size",
+    "eye_defect",
+    "eye_colour",
+    "eyebrow_style",
+    "jaw_line",
+    "skin_colour",
+    "hair_colour",
+    "hair_style",
+    "beard_mustache",
+    "age",
+    "gender",
+    "identification_mark",
+]
+VALID_VALUES = [
+    "medium",
+    "pink",
+    "broad",
+    "no",
+    "medium",
+    "medium",
+    "none",
+    "blue",
+    "thin",
+    "square",
+    "fair",
+    "white",
+    "short",
+    "none",
+    "70",
+    "male",
+    "none",
+]
 
 
 def jpeg_bytes(im: Image.Image, quality: int = 90, **kwargs) -> bytes:
@@ -37,8 +70,9 @@ def attributes_csv(files: list[str]) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-def write_student(root: Path, student: str, photos: dict[str, bytes],
-                  attributes: bytes | None | str = "auto") -> Path:
+def write_student(
+    root: Path, student: str, photos: dict[str, bytes], attributes: bytes | None | str = "auto"
+) -> Path:
     """A student folder with these photos and, by default, a valid attribute row for each."""
     folder = root / student
     folder.mkdir(parents=True)
@@ -52,8 +86,11 @@ def write_student(root: Path, student: str, photos: dict[str, bytes],
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)

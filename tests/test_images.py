@@ -14,8 +14,17 @@ def encoded(im: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("fmt, name", [("PNG", "PNG"), ("GIF", "GIF"), ("WEBP", "WebP"),
-                                       ("BMP", "BMP"), ("TIFF", "TIFF"), ("JPEG", "JPEG")])
+@pytest.mark.parametrize(
+    "fmt, name",
+    [
+        ("PNG", "PNG"),
+        ("GIF", "GIF"),
+        ("WEBP", "WebP"),
+        ("BMP", "BMP"),
+        ("TIFF", "TIFF"),
+        ("JPEG", "JPEG"),
+    ],
+)
 def test_sniff_names_the_real_format(fmt, name):
     im = Image.new("RGB", (32, 24), (200, 30, 30))
     assert sniff_format(encoded(im, fmt)) == name
@@ -68,7 +77,7 @@ def test_garbage_after_a_jpeg_header_does_not_decode():
 def test_header_bomb_is_refused_without_decoding():
     raw = bytearray(jpeg_bytes(Image.new("RGB", (64, 64))))
     sof = raw.find(b"\xff\xc0")
-    raw[sof + 5:sof + 9] = (30000).to_bytes(2, "big") * 2  # height, width in the SOF0 segment
+    raw[sof + 5 : sof + 9] = (30000).to_bytes(2, "big") * 2  # height, width in the SOF0 segment
     assert read_header(bytes(raw)).width == 30000
     with pytest.raises(ImageError, match="900 megapixels.*refusing to decode"):
         decode(bytes(raw), max_pixels=250_000_000)

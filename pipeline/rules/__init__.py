@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pipeline.findings import Finding, Severity
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pipeline.measure import ClassData, Photo
 
 
-class Needs(str, Enum):
+class Needs(StrEnum):
     FILE = "file"  # runs on every photo
     PIXELS = "pixels"  # runs only when the photo decoded
     FACE = "face"  # runs only when exactly one main face was found
@@ -57,7 +57,9 @@ PHOTO_RULES: dict[str, Rule] = {}
 CLASS_RULES: dict[str, ClassRule] = {}
 
 
-def photo_rule(rule_id: str, severity: Severity, needs: Needs) -> Callable[[PhotoCheck], PhotoCheck]:
+def photo_rule(
+    rule_id: str, severity: Severity, needs: Needs
+) -> Callable[[PhotoCheck], PhotoCheck]:
     def register(check: PhotoCheck) -> PhotoCheck:
         if rule_id in PHOTO_RULES or rule_id in CLASS_RULES:
             raise ValueError(f"rule {rule_id!r} registered twice")
@@ -88,8 +90,15 @@ def judge_photo(photo: Photo, params: ValidateParams) -> list[Finding]:
         breach = rule.check(photo, params)
         if breach is not None:
             findings.append(
-                Finding(photo.student, photo.file, rule.id, rule.severity, breach.message,
-                        breach.value, breach.limit)
+                Finding(
+                    photo.student,
+                    photo.file,
+                    rule.id,
+                    rule.severity,
+                    breach.message,
+                    breach.value,
+                    breach.limit,
+                )
             )
     return findings
 
@@ -106,6 +115,6 @@ def rule_ids() -> list[str]:
 
 
 # Registration happens on import; the order here is the order findings are reported in.
-from pipeline.rules import files as _files  # noqa: E402,F401
 from pipeline.rules import face as _face  # noqa: E402,F401
+from pipeline.rules import files as _files  # noqa: E402,F401
 from pipeline.rules import groups as _groups  # noqa: E402,F401

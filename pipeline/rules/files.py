@@ -16,12 +16,19 @@ def not_jpeg(photo: Photo, p: ValidateParams) -> Breach | None:
         return None
     ext = PurePosixPath(photo.file).suffix.lower() or "(none)"
     if photo.format in ("text", "unknown", "empty file", "PDF", "ZIP"):
-        what = {"text": "a text file", "unknown": "not an image", "empty file": "an empty file",
-                "PDF": "a PDF document", "ZIP": "a zip archive"}[photo.format]
+        what = {
+            "text": "a text file",
+            "unknown": "not an image",
+            "empty file": "an empty file",
+            "PDF": "a PDF document",
+            "ZIP": "a zip archive",
+        }[photo.format]
         msg = f"this file is {what}, not a JPEG photo; hand in the photo itself as .jpg"
     else:
-        msg = (f"this is a {photo.format} file (extension {ext}), not a JPEG; "
-               "export or convert it to JPEG (.jpg) and hand it in again")
+        msg = (
+            f"this is a {photo.format} file (extension {ext}), not a JPEG; "
+            "export or convert it to JPEG (.jpg) and hand it in again"
+        )
     return Breach(msg, value=photo.format, limit="JPEG")
 
 
@@ -42,7 +49,9 @@ def too_small(photo: Photo, p: ValidateParams) -> Breach | None:
     return Breach(
         f"the photo is {photo.width}×{photo.height} px; its shorter side {short} px is under "
         f"{p.min_side} px — hand in the camera's original, not a resized copy",
-        value=f"{short} px", limit=f"≥ {p.min_side} px")
+        value=f"{short} px",
+        limit=f"≥ {p.min_side} px",
+    )
 
 
 @photo_rule("grayscale", Severity.ERROR, Needs.PIXELS)
@@ -54,4 +63,6 @@ def grayscale(photo: Photo, p: ValidateParams) -> Breach | None:
         f"the photo has no colour (mean colourfulness {photo.chroma:.1f} < "
         f"{p.grayscale_max_chroma:g} on a 0–255 scale); hand in a colour photo without a "
         "black-and-white filter",
-        value=f"{photo.chroma:.1f}", limit=f"≥ {p.grayscale_max_chroma:g}")
+        value=f"{photo.chroma:.1f}",
+        limit=f"≥ {p.grayscale_max_chroma:g}",
+    )

@@ -18,9 +18,15 @@ def count(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
         n = len(sd.photos)
         if n != p.images_per_student:
             fewer = "more" if n > p.images_per_student else "fewer"
-            yield Finding(student, "", "count", Severity.ERROR,
-                          f"handed in {n} photos, {fewer} than the {p.images_per_student} asked for",
-                          value=str(n), limit=f"= {p.images_per_student}")
+            yield Finding(
+                student,
+                "",
+                "count",
+                Severity.ERROR,
+                f"handed in {n} photos, {fewer} than the {p.images_per_student} asked for",
+                value=str(n),
+                limit=f"= {p.images_per_student}",
+            )
 
 
 @class_rule("duplicate")
@@ -40,12 +46,21 @@ def duplicate(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
         else:
             how, value = "a near-identical copy", f"hash distance {distance}"
         if other.student != me.student:
-            msg = f"{how} of a photo that {other.student} also handed in ({where}); " \
-                  "every photo must be your own and appear once"
+            msg = (
+                f"{how} of a photo that {other.student} also handed in ({where}); "
+                "every photo must be your own and appear once"
+            )
         else:
             msg = f"{how} of {other.file} in this submission; replace it with a different photo"
-        yield Finding(me.student, me.file, "duplicate", Severity.ERROR, msg, value=value,
-                      limit=f"hash distance > {p.duplicate_max_distance}")
+        yield Finding(
+            me.student,
+            me.file,
+            "duplicate",
+            Severity.ERROR,
+            msg,
+            value=value,
+            limit=f"hash distance > {p.duplicate_max_distance}",
+        )
 
 
 def _closest_earlier_or_other(photos: list[Photo], limit: int) -> dict[int, tuple[int, int]]:

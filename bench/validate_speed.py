@@ -1,0 +1,156 @@
+"""How fast is `facedata validate` on phone-size photos, against the naive way?
+
+Makes N 4000×3000 JPEGs (12 MP, like a phone camera) by upscaling the real portraits in
+tests/data/faces, then times in one run:
+  (a) naive: PIL opens each photo at full size and facenet-pytorch's MTCNN().detect runs on it
+      (measured on a subset, since it is slow; the rate is what is compared);
+  (b) ingest + validate cold: empty cache, JPEG draft decode, batched detection;
+  (c) ingest + validate warm: the same again (the cache is filled; files are only hashed);
+both in process and as whole `facedata validate` commands (which add Python start-up and
+imports), and prints images/second and the ratios. All runs must give identical findings.
+
+    python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageEnhance
+
+ROOT = Path(__file__).resolve().parents[1]
+FACES = ROOT / "tests" / "data" / "faces"
+SOURCES = ["biden_official_2013", "astronaut_collins", "kate_siegel", "paul_rudd", "angelina_jolie"]
+SIZE = (4000, 3000)
+
+
+def make_class(root: Path, n: int, per_student: int = 10) -> None:
+    """n different 12 MP JPEGs, `per_student` per student folder."""
+    root.mkdir(parents=True)
+    for i in range(n):
+        src = Image.open(FACES / f"{SOURCES[i % len(SOURCES)]}.jpg").convert("RGB")
+        scale = max(SIZE[0] / src.width, SIZE[1] / src.height) * (1.0 + 0.02 * (i // 5))
+        big = src.resize(
+            (round(src.width * scale), round(src.height * scale)), Image.Resampling.BICUBIC
+        )
+        left = (big.width - SIZE[0]) // 2
+        top = (big.height - SIZE[1]) // 2
+        big = big.crop((left, top, left + SIZE[0], top + SIZE[1]))
+        big = ImageEnhance.Brightness(big).enhance(0.95 + 0.01 * (i % 10))
+        folder = root / f"student{i // per_student:02d}"
+        folder.mkdir(exist_ok=True)
+        buf = io.BytesIO()
+        big.save(buf, "JPEG", quality=92)
+        (folder / f"img{i:03d}.jpg").write_bytes(buf.getvalue())
+
+
+def naive(photos: list[Path]) -> float:
+    from facenet_pytorch import MTCNN
+
+    mtcnn = MTCNN(keep_all=True, device="cpu")
+    start = time.perf_counter()
+    for p in photos:
+        img = Image.open(p).convert("RGB")
+        mtcnn.detect(img, landmarks=True)
+    return time.perf_counter() - start
+
+
+def facedata_inprocess(subs: Path, cache: Path) -> tuple[float, list[dict]]:
+    """ingest + validate as `facedata validate` runs them, timed inside one process."""
+    from pipeline.attributes import load_vocabulary
+
+    from pipeline.config import load_params
+    from pipeline.ingest import ingest
+    from pipeline.validate import validate
+
+    params = load_params(ROOT / "params.yaml")
+    vocab = load_vocabulary(ROOT / "schemas" / "attributes.yaml")
+    start = time.perf_counter()
+    manifest = ingest(subs, params.ingest)
+    result = validate(subs, manifest, params.validate, vocab, cache)
+    return time.perf_counter() - start, [f.as_row() for f in result.findings]
+
+
+def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
+    exe = Path(sys.executable).with_name("facedata")
+    cmd = [
+        str(exe),
+        "validate",
+        str(subs),
+        "--format",
+        "json",
+        "--cache-dir",
+        str(cache),
+        "--schema",
+        str(ROOT / "schemas" / "attributes.yaml"),
+        "--params",
+        str(ROOT / "params.yaml"),
+    ]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if out.returncode not in (0, 1):
+        sys.exit(f"facedata failed ({out.returncode}): {out.stderr}")
+    return elapsed, out.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photos", type=int, default=40)
+    ap.add_argument("--naive", type=int, default=6, help="photos timed the naive way")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/facedata-bench"))
+    args = ap.parse_args()
+
+    work = args.workdir
+    shutil.rmtree(work, ignore_errors=True)
+    subs, cache = work / "submissions", work / "cache"
+    print(f"making {args.photos} photos of {SIZE[0]}×{SIZE[1]} in {subs} ...", flush=True)
+    make_class(subs, args.photos)
+    photos = sorted(subs.rglob("*.jpg"))
+
+    t_naive = naive(photos[: args.naive])
+    t_cold, cold = facedata_inprocess(subs, cache)
+    t_warm, warm = facedata_inprocess(subs, cache)
+    shutil.rmtree(cache)
+    t_cli_cold, cli_cold = facedata_cli(subs, cache)
+    t_cli_warm, cli_warm = facedata_cli(subs, cache)
+    same = cold == warm == json.loads(cli_cold)["findings"] == json.loads(cli_warm)["findings"]
+
+    naive_rate = args.naive / t_naive
+    rows = [
+        ("naive: full-size PIL + MTCNN.detect", args.naive, t_naive),
+        ("validate, cold cache (in process)", len(photos), t_cold),
+        ("validate, warm cache (in process)", len(photos), t_warm),
+        ("`facedata validate` CLI, cold cache", len(photos), t_cli_cold),
+        ("`facedata validate` CLI, warm cache", len(photos), t_cli_warm),
+    ]
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
+    )
+    print(f"{'method':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} {'vs naive':>9s}")
+    for name, n, t in rows:
+        print(f"{name:40s} {n:6d} {t:8.2f} {n / t:7.2f} {n / t / naive_rate:8.1f}×")
+    print(
+        f"warm vs cold: {t_cold / t_warm:.1f}× in process, {t_cli_cold / t_cli_warm:.1f}× "
+        f"as whole commands; identical findings in all four runs: {same}"
+    )
+    print(
+        "(in process: ingest + validate, imports done; CLI: the whole command, including "
+        "Python start-up and imports)"
+    )
+
+
+if __name__ == "__main__":
+    main()

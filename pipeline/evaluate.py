@@ -1,0 +1,333 @@
+"""The evaluate stage: how good, how face-like and how original the generator's images are.
+
+Reads the generator (`models/generator.pt`), the shards' `index.json` and the shards of
+`evaluate.split` (the real set, val by default: students the generator never saw) and of train
+(for the memorization check; only the crops themselves, copy 0, not their augmented copies).
+Writes `metrics/evaluate.json`, `reports/samples.png` (the first SAMPLE_GRID generated images)
+and `reports/memorization/` (side-by-side PNGs of flagged near-copies, `pairs.json`).
+
+Measures, each next to the conventions that change it:
+
+- FID, KID and Inception Score (`pipeline.metrics_fid`) of `evaluate.samples` generated images
+  against the real set; null with the reason when Inception's weights cannot be had or when
+  there are too few samples for FID. The stage fails instead only with
+  `evaluate.require_fid: true`.
+- Face detection rate: the fraction of images in which MTCNN finds a face with probability at
+  least the validation limit (`validate.detect.face_prob`), on the generated images and, as the
+  reference, on the real set; images are upscaled to DETECT_SIZE px first (MTCNN's smallest
+  window is 12 px and its pyramid starts at `min_face_size` 20: a 32-px crop is too small for
+  it), and the mean |yaw|, |pitch|, |roll| of the found faces from their landmarks.
+- Memorization (`pipeline.memorization`): nearest training crop in pixels, normalised 32-px
+  pixels and Inception features.
+
+All images meet at the model's resolution: the real crops (stored at `crop.size`) are reduced to
+it with PIL's Lanczos filter, the generated ones are used as they come out, quantised to uint8.
+For the conditional model the conditions are drawn (seeded) from the training crops' own
+condition vectors, so the generated set has the attribute mix of the training set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from pipeline.config import EvaluateParams
+from pipeline.faces import estimate_pose
+from pipeline.generate import encoding_of, grid_image, resolve_device, sample, save_png
+from pipeline.io import atomic_path
+from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
+from pipeline.memorization import write_pairs as write_memorization_pairs
+from pipeline.metrics_fid import (
+    CONVENTIONS,
+    FEATURE_DIM,
+    Inception,
+    Score,
+    extract_features,
+    frechet_distance,
+    inception_score,
+    kernel_distance,
+    load_inception,
+)
+from pipeline.shard import read_shards
+
+DETECT_SIZE = 160
+DETECT_BATCH = 64
+SAMPLE_GRID = 64
+REAL_RESIZE = "PIL Lanczos"
+UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
+
+
+class EvaluateError(ValueError):
+    """The stage cannot run as configured; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RealSet:
+    """Crops of one split at the model's resolution."""
+
+    images: torch.Tensor  # uint8 N x 3 x R x R
+    keys: list[str]  # "student/file" per crop
+    conditions: torch.Tensor | None  # N x width, from the shards' json; None if absent
+    stored_size: int  # side of the crops as stored in the shards
+    students: int
+
+
+def load_split(shards_dir: Path, split: str, resolution: int) -> RealSet:
+    """The original crops (copy 0) of `split`, reduced to `resolution` with REAL_RESIZE."""
+    shards_dir = Path(shards_dir)
+    index_path = shards_dir / "index.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        info = index["splits"][split]
+    except FileNotFoundError:
+        raise EvaluateError(f"{index_path} does not exist; run the shard stage first") from None
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise EvaluateError(f"{index_path} has no split {split!r} (evaluate.split must be "
+                            "train or val); re-run the shard stage") from None
+    if not info.get("originals"):
+        note = index.get("note", "")
+        raise EvaluateError(f"the {split} split has no crops{': ' + note if note else ''}; "
+                            "set evaluate.split to a split that has some")
+    images, keys, conditions, sizes = [], [], [], set()
+    for _, image, meta in read_shards(shards_dir / name for name in info["shards"]):
+        if int(meta.get("copy", 0)) != 0:
+            continue
+        sizes.add(image.size)
+        if image.size != (resolution, resolution):
+            image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
+        images.append(torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1))
+        keys.append(f"{meta.get('student', '?')}/{meta.get('file', '?')}")
+        conditions.append(meta.get("condition"))
+    has_conditions = all(c is not None for c in conditions)
+    return RealSet(
+        images=torch.stack(images),
+        keys=keys,
+        conditions=torch.tensor(conditions, dtype=torch.float32) if has_conditions else None,
+        stored_size=max(s[0] for s in sizes),
+        students=len({k.split("/")[0] for k in keys}),
+    )
+
+
+@dataclass(frozen=True)
+class Detection:
+    rate: float
+    images: int
+    faces: int
+    mean_abs_yaw: float | None
+    mean_abs_pitch: float | None
+    mean_abs_roll: float | None
+
+
+def detect_faces(images: torch.Tensor, face_prob: float, device: str | torch.device = "cpu",
+                 mtcnn: Any = None) -> Detection:
+    """MTCNN on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px (bilinear): the fraction
+    with a face of probability >= face_prob, and the mean absolute pose of those faces (from the
+    most probable face's landmarks, `pipeline.faces.estimate_pose`)."""
+    if mtcnn is None:
+        from facenet_pytorch import MTCNN
+
+        mtcnn = MTCNN(keep_all=True, device=torch.device(device))
+    poses = []
+    found = 0
+    for start in range(0, len(images), DETECT_BATCH):
+        batch = F.interpolate(images[start:start + DETECT_BATCH].float(),
+                              size=(DETECT_SIZE, DETECT_SIZE), mode="bilinear",
+                              align_corners=False)
+        batch = batch.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        _, probs, points = mtcnn.detect(batch, landmarks=True)
+        for p, lm in zip(probs, points, strict=True):
+            if lm is None:  # facenet-pytorch's "no face"
+                continue
+            p = np.asarray(p, dtype=np.float64).reshape(-1)
+            best = int(np.argmax(p))
+            if p[best] >= face_prob:
+                found += 1
+                pose = estimate_pose(np.asarray(lm, dtype=np.float64).reshape(-1, 5, 2)[best])
+                poses.append((abs(pose.yaw), abs(pose.pitch), abs(pose.roll)))
+    means = np.mean(poses, axis=0).round(3).tolist() if poses else [None, None, None]
+    return Detection(round(found / len(images), 6), len(images), found, *means)
+
+
+def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
+                   train: RealSet, params: EvaluateParams, face_prob: float, reports_dir: Path,
+                   inception: Inception, split: str | None = None) -> dict[str, Any]:
+    """Every measure of the module docstring for one generator; writes the report images and
+    returns the metrics (as `metrics/evaluate.json` holds them)."""
+    timing: dict[str, float] = {}
+    started = time.perf_counter()
+    device = resolve_device(params.device)
+    split = split or params.split
+    conditions = None
+    if encoding_of(meta) is not None:
+        if train.conditions is None:
+            raise EvaluateError("the model is conditional but the training shards carry no "
+                                "condition vectors; re-run the shard stage")
+        pick = np.random.default_rng(params.seed).integers(len(train.images), size=params.samples)
+        conditions = train.conditions[torch.from_numpy(pick)]
+    fake = sample(generator, int(meta["latent_dim"]), params.samples, params.seed, conditions,
+                  device=device)
+    if fake.shape[1:] != real.images.shape[1:]:
+        raise EvaluateError(f"the generator makes {tuple(fake.shape[1:])} images but the real "
+                            f"crops were prepared as {tuple(real.images.shape[1:])}")
+    timing["generate"] = time.perf_counter() - started
+
+    metrics: dict[str, Any] = {
+        "split": split,
+        "real_images": len(real.images),
+        "real_students": real.students,
+        "generated_images": len(fake),
+        "train_images": len(train.images),
+        "model": meta.get("model"),
+        "resolution": int(fake.shape[-1]),
+        "seed": params.seed,
+    }
+    t = time.perf_counter()
+    extra_spaces: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+    unavailable: dict[str, str] = {}
+    if inception.available:
+        assert inception.module is not None
+        f_real = extract_features(inception.module, real.images, device)
+        f_fake = extract_features(inception.module, fake, device)
+        metrics.update(_inception_metrics(f_real, f_fake, params.seed))
+        f_train = (f_real if train is real
+                   else extract_features(inception.module, train.images, device))
+        f_mirror = extract_features(inception.module, mirrored(train.images), device)
+        extra_spaces["inception"] = (unit_embedding(f_fake.pool), unit_embedding(f_train.pool),
+                                     unit_embedding(f_mirror.pool))
+    else:
+        metrics.update(_inception_metrics(None, None, params.seed))
+        unavailable["inception"] = UNAVAILABLE
+    metrics["inception"] = {"available": inception.available, "weights": inception.source,
+                            "sha256": inception.sha256, "reason": inception.reason}
+    timing["inception"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    from facenet_pytorch import MTCNN
+
+    mtcnn = MTCNN(keep_all=True, device=device)
+    got, ref = detect_faces(fake, face_prob, mtcnn=mtcnn), detect_faces(real.images, face_prob,
+                                                                        mtcnn=mtcnn)
+    metrics["detection"] = {
+        "rate": got.rate, "rate_real": ref.rate, "prob_limit": face_prob,
+        "faces": got.faces, "faces_real": ref.faces,
+        "mean_abs_yaw": got.mean_abs_yaw, "mean_abs_pitch": got.mean_abs_pitch,
+        "mean_abs_roll": got.mean_abs_roll, "mean_abs_yaw_real": ref.mean_abs_yaw,
+        "mean_abs_pitch_real": ref.mean_abs_pitch, "mean_abs_roll_real": ref.mean_abs_roll,
+        "upscaled_to": DETECT_SIZE,
+    }
+    timing["detection"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    memo = check_memorization(fake, train.images, extra_spaces, unavailable)
+    metrics["memorization"] = memo.summary()
+    _write_reports(reports_dir, fake, memo, train)
+    timing["memorization"] = time.perf_counter() - t
+
+    metrics["conventions"] = {
+        **CONVENTIONS,
+        "real_set": (f"{split} split: {len(real.images)} original crops (no augmented copies) "
+                     f"of {real.students} students, stored at {real.stored_size} px, reduced to "
+                     f"{fake.shape[-1]} px with {REAL_RESIZE}"),
+        "samples": (f"{len(fake)} generated (seed {params.seed}) vs {len(real.images)} real"
+                    + ("; conditions drawn from the training crops' own" if conditions is not None
+                       else "")),
+        "detection": (f"MTCNN (facenet-pytorch defaults) on images upscaled bilinearly to "
+                      f"{DETECT_SIZE} px; a face counts at probability >= {face_prob}"),
+    }
+    timing["total"] = time.perf_counter() - started
+    metrics["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
+    metrics["device"] = str(device)
+    return metrics
+
+
+def _inception_metrics(f_real: Any, f_fake: Any, seed: int) -> dict[str, Any]:
+    """fid, kid_*, inception_score_* as flat keys; null values with a `_note` beside them."""
+    if f_real is None:
+        missing = Score(None, note=UNAVAILABLE)
+        fid, kid, is_fake, is_real, subset = missing, missing, missing, missing, None
+    else:
+        fid = frechet_distance(f_real.pool, f_fake.pool)
+        kid, subset = kernel_distance(f_real.pool, f_fake.pool, seed)
+        is_fake = inception_score(f_fake.logits, seed)
+        is_real = inception_score(f_real.logits, seed)
+    return {
+        "fid": _round(fid.value), "fid_note": fid.note,
+        "kid_mean": _round(kid.value), "kid_std": _round(kid.std), "kid_subset_size": subset,
+        "kid_note": kid.note,
+        "inception_score_mean": _round(is_fake.value), "inception_score_std": _round(is_fake.std),
+        "inception_score_real_mean": _round(is_real.value), "inception_score_note": is_fake.note,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _write_reports(reports_dir: Path, fake: torch.Tensor, memo: Memorization,
+                   train: RealSet) -> None:
+    reports_dir = Path(reports_dir)
+    save_png(grid_image(fake[:SAMPLE_GRID]), reports_dir / "samples.png")
+    target = reports_dir / "memorization"
+    with atomic_path(target) as tmp:
+        records = write_memorization_pairs(memo, fake, train.images, train.keys, tmp)
+        (tmp / "pairs.json").write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)  # a folder cannot be renamed over a non-empty one
+
+
+def check_require_fid(params: EvaluateParams, inception: Inception, real_count: int) -> None:
+    """With `evaluate.require_fid: true`, fail before any work when FID cannot come out."""
+    if not params.require_fid:
+        return
+    if not inception.available:
+        raise EvaluateError(f"evaluate.require_fid is true but FID is unavailable: "
+                            f"{inception.reason}")
+    need = FEATURE_DIM
+    if params.samples < need or real_count < need:
+        raise EvaluateError(f"evaluate.require_fid is true but FID needs at least {need} "
+                            f"samples per side: evaluate.samples is {params.samples} and the "
+                            f"{params.split} split has {real_count} crops")
+
+
+def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports_dir: Path,
+                 params: EvaluateParams, face_prob: float) -> dict[str, Any]:
+    """The stage: load, measure, write `metrics_path` and the report images; returns the
+    metrics. EvaluateError (a message to show, not a traceback) when it cannot run."""
+    model_path = Path(model_path)
+    if params.samples < 1:
+        raise EvaluateError(f"evaluate.samples must be at least 1, got {params.samples}")
+    if not model_path.is_file():
+        raise EvaluateError(f"no model at {model_path}; run the train stage first")
+    from pipeline.gan.checkpoint import load_generator
+
+    generator, meta = load_generator(model_path)
+    resolution = int(meta["resolution"])
+    real = load_split(shards_dir, params.split, resolution)
+    train = real if params.split == "train" else load_split(shards_dir, "train", resolution)
+    inception = load_inception(params.inception_weights, resolve_device(params.device))
+    check_require_fid(params, inception, len(real.images))
+    metrics = evaluate_model(generator, meta, real, train, params, face_prob, reports_dir,
+                             inception)
+    write_metrics(metrics, Path(metrics_path))
+    return metrics
+
+
+def write_metrics(metrics: dict[str, Any], path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
+
+
+def flagged_pngs(reports_dir: Path) -> Sequence[Path]:
+    """The memorization pair images the stage wrote (for the report stage)."""
+    return sorted((Path(reports_dir) / "memorization").glob("pair-*.png"))

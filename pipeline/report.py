@@ -1,0 +1,660 @@
+"""The report stage: one self-contained HTML page that a course can act on.
+
+Everything lives inside `index.html`: thumbnails as base64 JPEG data URIs, charts as inline SVG,
+CSS and JS inline. One file opens offline, can be mailed on its own (or zipped with the rest of
+reports/), and no thumbnail folder can go stale or keep photos of a student who has since left the
+class. The price is size: a 160-px thumbnail is ~6-9 KB, ~8-12 KB as base64, so 40 students × 40
+photos stay around 15-20 MB, well under the 50 MB limit (bench/report_size.py measures it).
+
+Thumbnails are generated from the decoded photo (EXIF orientation applied, then re-encoded without
+metadata); the original files are never copied. Everything that comes from students (file names,
+CSV values, messages quoting them) goes through jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import math
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from pipeline.config import ReportParams
+from pipeline.findings import FINDING_COLUMNS, Finding, Severity
+from pipeline.images import ImageError, decode
+from pipeline.io import atomic_path, worker_count
+from pipeline.submissions import SubmissionError, read_member
+
+THUMB_QUALITY = 80  # JPEG quality of thumbnails: faces stay recognisable at a third of q95's size
+MANIFEST_REQUIRED = ["student", "file", "source", "member", "width", "height"]
+# accepted.csv: manifest columns, face box, landmarks and pose; every other column is an attribute.
+NOT_ATTRIBUTES = {
+    "student", "file", "source", "member", "kind", "sha256", "bytes", "format", "width", "height",
+    "face_x1", "face_y1", "face_x2", "face_y2", "face_prob", "yaw", "pitch", "roll",
+    *(f"{name}_{axis}" for name in
+      ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right") for axis in "xy"),
+}  # fmt: skip
+AGE_COLUMN = "age"
+AGE_BIN = 10  # years per bar of the age histogram
+MAX_CURVE_POINTS = 400  # a curve is drawn from at most this many points (keeps the SVG small)
+# The evaluation numbers an instructor reads first (flattened metrics/evaluate.json keys), with
+# what they mean; `<key>_note` beside a key (why it is null, how it was computed) is shown too.
+HEADLINE = {
+    "fid": "Fréchet Inception Distance to the real set; lower is better. Grows as the sample "
+    "count falls and depends on the resize filter and JPEG vs PNG: compare only runs that agree "
+    "on all three (see the conventions). Undefined below 2048 samples per side.",
+    "kid_mean": "Kernel Inception Distance; lower is better. Unbiased, so usable with few samples.",
+    "inception_score_mean": "Inception Score of the generated images; higher is better. It "
+    "measures ImageNet-class confidence and variety, not face realism.",
+    "inception_score_real_mean": "Inception Score of the real images, for reference.",
+    "detection.rate": "Fraction of generated images in which MTCNN finds a face.",
+    "detection.rate_real": "The same on the real crops, for reference.",
+    "memorization.flagged_any": "Generated images flagged as near-copies of a training crop.",
+}
+
+
+class ReportError(ValueError):
+    """An input of the report is missing or does not have the documented layout."""
+
+
+# ---------------------------------------------------------------- what the template shows
+
+
+@dataclass(frozen=True)
+class Thumb:
+    src: str | None  # data URI of a small JPEG; None when the photo cannot be shown
+    problem: str = ""  # why there is no picture
+
+
+@dataclass(frozen=True)
+class Copy:
+    """The other photo of a duplicate pair."""
+
+    student: str
+    file: str
+    other_student: bool  # handed in by someone else
+    thumb: Thumb
+
+
+@dataclass
+class PhotoView:
+    student: str
+    file: str
+    width: str
+    height: str
+    accepted: bool
+    thumb: Thumb
+    findings: list[Finding] = field(default_factory=list)
+    copies: list[Copy] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.accepted:
+            return "rejected"
+        return "warning" if any(f.severity is Severity.WARNING for f in self.findings) else "ok"
+
+
+@dataclass
+class StudentView:
+    name: str
+    anchor: str  # HTML id; student names are not safe ids
+    source: str
+    photos: list[PhotoView] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # about the whole submission
+    other_files: list[Finding] = field(default_factory=list)  # files that are not photos
+    accepted: int = 0
+    errors: int = 0
+    warnings: int = 0
+    rules: Counter = field(default_factory=Counter)
+
+    @property
+    def rules_text(self) -> str:
+        return ", ".join(f"{r}×{n}" if n > 1 else r for r, n in sorted(self.rules.items()))
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    bars: list[Bar]
+
+    @property
+    def total(self) -> int:
+        return sum(b.count for b in self.bars)
+
+    @property
+    def most(self) -> int:
+        return max((b.count for b in self.bars), default=0)
+
+
+@dataclass(frozen=True)
+class Curve:
+    name: str
+    points: str  # SVG polyline points, already in chart coordinates
+    last: float
+
+
+@dataclass(frozen=True)
+class LineChart:
+    title: str
+    curves: list[Curve]
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Figure:
+    caption: str
+    src: str | None  # data URI
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stage's outputs; `missing` says in words why there is nothing to show."""
+
+    missing: str = ""
+    numbers: list[tuple[str, str, str]] = field(default_factory=list)  # key, value, note
+    conventions: list[tuple[str, str, str]] = field(default_factory=list)  # what the numbers assume
+    details: list[tuple[str, str, str]] = field(default_factory=list)  # every other number
+    charts: list[LineChart] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the stage
+
+
+def run_report(
+    params: ReportParams,
+    *,
+    manifest: Path,
+    findings: Path,
+    accepted: Path,
+    validate_metrics: Path,
+    submissions_root: Path,
+    out_dir: Path,
+    crop_sheet: Path | None = None,
+    train_metrics: Path | None = None,
+    train_plots: Path | None = None,
+    samples: Path | None = None,
+    evaluate_metrics: Path | None = None,
+    memorization: Path | None = None,
+) -> Path:
+    """Write `out_dir/index.html` and return its path.
+
+    The validate outputs are required (ReportError says which is missing). The optional outputs
+    of later stages (crop contact sheet, train metrics and dvclive plots folder, sample grid,
+    evaluate metrics, the memorization folder with pair-*.png and pairs.json) each fill a
+    section when they exist; a section whose files are absent says that stage has not run.
+    Photos are read from `submissions_root` only to make thumbnails; a photo that cannot be read
+    or decoded gets a placeholder with the reason.
+    """
+    html = render_report(
+        params,
+        manifest=manifest,
+        findings=findings,
+        accepted=accepted,
+        validate_metrics=validate_metrics,
+        submissions_root=submissions_root,
+        crop_sheet=crop_sheet,
+        train_metrics=train_metrics,
+        train_plots=train_plots,
+        samples=samples,
+        evaluate_metrics=evaluate_metrics,
+        memorization=memorization,
+    )
+    target = Path(out_dir) / "index.html"
+    with atomic_path(target) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return target
+
+
+def render_report(
+    params: ReportParams,
+    *,
+    manifest: Path,
+    findings: Path,
+    accepted: Path,
+    validate_metrics: Path,
+    submissions_root: Path,
+    crop_sheet: Path | None = None,
+    train_metrics: Path | None = None,
+    train_plots: Path | None = None,
+    samples: Path | None = None,
+    evaluate_metrics: Path | None = None,
+    memorization: Path | None = None,
+) -> str:
+    """The report's HTML (see `run_report`)."""
+    _, manifest_rows = _read_csv(Path(manifest), MANIFEST_REQUIRED, "ingest")
+    # the manifest also lists each attribute table (kind "attributes")
+    photo_rows = [r for r in manifest_rows if r.get("kind", "photo") == "photo"]
+    all_findings = _read_findings(Path(findings))
+    accepted_columns, accepted_rows = _read_csv(Path(accepted), ["student", "file"], "validate")
+    metrics, problem = _read_json(Path(validate_metrics))
+    if metrics is None:
+        raise ReportError(f"{validate_metrics}: {problem}; run the validate stage first")
+
+    thumbs = make_thumbnails(photo_rows, Path(submissions_root), params)
+    students = _students(photo_rows, all_findings, accepted_rows, thumbs)
+    attribute_columns = [c for c in accepted_columns if c not in NOT_ATTRIBUTES]
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        params=params,
+        metrics=metrics,
+        students=students,
+        anchors={s.name: s.anchor for s in students},
+        loose=[f for f in all_findings if not f.student],
+        charts=attribute_charts(accepted_rows, attribute_columns),
+        attribute_findings=[f for f in all_findings if f.rule == "attributes"],
+        accepted_count=len(accepted_rows),
+        crop=_crop_section(crop_sheet),
+        train=_train_section(train_metrics, train_plots, samples),
+        evaluate=_evaluate_section(evaluate_metrics, memorization),
+    )
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _read_csv(
+    path: Path, required: Sequence[str], stage: str
+) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a CSV another stage wrote."""
+    if not path.is_file():
+        raise ReportError(f"{path} does not exist; run the {stage} stage first")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = list(reader.fieldnames or [])
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ReportError(
+                f"{path} has no column {', '.join(missing)}; run the {stage} stage again"
+            )
+        return header, [{k: v or "" for k, v in row.items() if k is not None} for row in reader]
+
+
+def _read_findings(path: Path) -> list[Finding]:
+    _, rows = _read_csv(path, FINDING_COLUMNS, "validate")
+    out = []
+    for i, r in enumerate(rows, start=2):
+        try:
+            severity = Severity(r["severity"])
+        except ValueError:
+            raise ReportError(
+                f"{path} line {i}: severity {r['severity']!r} is not one of "
+                f"{', '.join(s.value for s in Severity)}"
+            ) from None
+        out.append(
+            Finding(
+                r["student"], r["file"], r["rule"], severity, r["message"], r["value"], r["limit"]
+            )
+        )
+    return out
+
+
+def _read_json(path: Path | None) -> tuple[dict | None, str]:
+    """The JSON object in `path`, or None and why not."""
+    if path is None or not Path(path).is_file():
+        return None, f"{path} does not exist"
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{path} cannot be read ({exc})"
+    if not isinstance(data, dict):
+        return None, f"{path} does not hold a JSON object"
+    return data, ""
+
+
+# ---------------------------------------------------------------- thumbnails
+
+
+def thumbnail(data: bytes, size: int, max_pixels: int) -> bytes:
+    """A JPEG at most `size` px on its longer side, upright (EXIF applied), with no metadata."""
+    image = decode(data, max_pixels=max_pixels, long_side=size).image
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=THUMB_QUALITY, optimize=True)
+    return buf.getvalue()
+
+
+def make_thumbnails(
+    rows: Iterable[dict[str, str]], root: Path, params: ReportParams
+) -> dict[tuple[str, str], Thumb]:
+    """A thumbnail (or a placeholder's reason) per manifest photo, keyed by (student, file)."""
+    rows = list(rows)
+
+    def one(row: dict[str, str]) -> Thumb:
+        try:
+            data = read_member(root, row["source"], row["member"])
+        except KeyError:
+            return Thumb(None, f"not found in {row['source']} any more")
+        except (OSError, SubmissionError, zipfile.BadZipFile) as exc:
+            return Thumb(None, f"cannot be read ({exc})")
+        try:
+            jpeg = thumbnail(data, params.thumb_size, params.max_pixels)
+        except ImageError as exc:
+            return Thumb(None, str(exc))
+        except (OSError, ValueError) as exc:  # Pillow's encoder on exotic modes
+            return Thumb(None, f"cannot be shown ({exc})")
+        return Thumb("data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii"))
+
+    # Decoding and JPEG encoding release the GIL, so threads use every core.
+    with ThreadPoolExecutor(worker_count()) as pool:
+        thumbs = list(pool.map(one, rows))
+    return {(r["student"], r["file"]): t for r, t in zip(rows, thumbs, strict=True)}
+
+
+# ---------------------------------------------------------------- per student
+
+
+def _students(
+    photo_rows: list[dict[str, str]],
+    findings: list[Finding],
+    accepted_rows: list[dict[str, str]],
+    thumbs: dict[tuple[str, str], Thumb],
+) -> list[StudentView]:
+    names = sorted({r["student"] for r in photo_rows} | {f.student for f in findings if f.student})
+    views = {s: StudentView(s, f"student-{i}", "") for i, s in enumerate(names, start=1)}
+    accepted = {(r["student"], r["file"]) for r in accepted_rows}
+    photos: dict[tuple[str, str], PhotoView] = {}
+    for r in photo_rows:
+        key = (r["student"], r["file"])
+        view = PhotoView(*key, r["width"], r["height"], key in accepted, thumbs[key])
+        photos[key] = view
+        views[r["student"]].photos.append(view)
+        views[r["student"]].source = r["source"]
+    for r in accepted_rows:
+        if r["student"] in views:
+            views[r["student"]].accepted += 1
+    files_of: dict[str, list[str]] = defaultdict(list)
+    for student, file in photos:
+        files_of[student].append(file)
+
+    for f in findings:
+        if not f.student:
+            continue
+        sv = views[f.student]
+        if f.severity is not Severity.INFO:
+            if f.severity is Severity.ERROR:
+                sv.errors += 1
+            else:
+                sv.warnings += 1
+            sv.rules[f.rule] += 1
+        photo = photos.get((f.student, f.file))
+        if photo is None:
+            (sv.other_files if f.file else sv.findings).append(f)
+            continue
+        photo.findings.append(f)
+        if f.rule == "duplicate":
+            other = duplicate_of(f, files_of)
+            if other is not None:
+                photo.copies.append(
+                    Copy(*other, other[0] != f.student, thumbs.get(other, Thumb(None, "")))
+                )
+    for sv in views.values():
+        sv.photos.sort(key=lambda p: p.file)
+    return list(views.values())
+
+
+def duplicate_of(finding: Finding, files_of: dict[str, list[str]]) -> tuple[str, str] | None:
+    """The (student, file) a duplicate finding's message names, or None when it names none.
+
+    The duplicate rule writes `student/file` for a photo of another student and the bare file
+    name for one of the same submission; the longest name found wins (`a.jpg` is inside
+    `ba.jpg`).
+    """
+    message = finding.message
+    others = [
+        (len(s) + len(f), (s, f))
+        for s, files in files_of.items()
+        if s != finding.student and f"{s}/" in message
+        for f in files
+        if f"{s}/{f}" in message
+    ]
+    if not others:
+        others = [
+            (len(f), (finding.student, f))
+            for f in files_of.get(finding.student, [])
+            if f != finding.file and f in message
+        ]
+    return max(others)[1] if others else None
+
+
+# ---------------------------------------------------------------- charts
+
+
+def attribute_charts(rows: list[dict[str, str]], columns: Sequence[str]) -> list[BarChart]:
+    """Counts per value of every attribute over the accepted photos; age as a histogram."""
+    charts = []
+    for col in columns:
+        values = [r.get(col, "").strip() for r in rows]
+        if col == AGE_COLUMN:
+            charts.append(age_histogram(values))
+            continue
+        counts = Counter(v or "(empty)" for v in values)
+        bars = [Bar(v, n) for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        charts.append(BarChart(col, bars))
+    return charts
+
+
+def age_histogram(values: Sequence[str]) -> BarChart:
+    """Ages in bins of AGE_BIN years, every bin between the youngest and oldest shown."""
+    ages: list[int] = []
+    other = Counter()
+    for v in values:
+        try:
+            ages.append(int(float(v)))
+        except ValueError:
+            other[v or "(empty)"] += 1
+    bars = []
+    if ages:
+        bins = Counter(a // AGE_BIN for a in ages)
+        for b in range(min(bins), max(bins) + 1):
+            bars.append(Bar(f"{b * AGE_BIN}–{b * AGE_BIN + AGE_BIN - 1}", bins.get(b, 0)))
+    bars.extend(Bar(v, n) for v, n in sorted(other.items()))
+    return BarChart(f"{AGE_COLUMN} (years)", bars)
+
+
+def line_chart(title: str, series: dict[str, list[tuple[float, float]]]) -> LineChart:
+    """Curves mapped onto the 480 × 180 px plot area at (60, 10) of the template's 560 × 220 SVG."""
+    width, height, left, top = 480.0, 180.0, 60.0, 10.0
+    xs = [x for pts in series.values() for x, _ in pts]
+    ys = [y for pts in series.values() for _, y in pts if math.isfinite(y)]
+    x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    y0, y1 = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    if x1 == x0:
+        x1 = x0 + 1
+    if y1 == y0:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+    curves = []
+    for name, pts in series.items():
+        stride = max(1, math.ceil(len(pts) / MAX_CURVE_POINTS))
+        kept = [p for p in pts[::stride] if math.isfinite(p[1])]
+        coords = " ".join(
+            f"{left + (x - x0) / (x1 - x0) * width:.1f},{top + (y1 - y) / (y1 - y0) * height:.1f}"
+            for x, y in kept
+        )
+        curves.append(Curve(name, coords, pts[-1][1] if pts else math.nan))
+    return LineChart(title, curves, (x0, x1), (y0, y1))
+
+
+def read_series(plots_dir: Path) -> dict[str, list[tuple[float, float]]]:
+    """Every dvclive metric series (TSV: [timestamp,] step, value) under `plots_dir`, by name."""
+    out = {}
+    for path in sorted(Path(plots_dir).rglob("*.tsv")):
+        parts = path.relative_to(plots_dir).with_suffix("").parts
+        # dvclive puts series under plots/metrics/; the rest of the path is the metric's name
+        if "metrics" in parts:
+            parts = parts[parts.index("metrics") + 1 :]
+        points = []
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh, delimiter="\t")
+                value_cols = [c for c in reader.fieldnames or [] if c not in ("timestamp", "step")]
+                for i, row in enumerate(reader):
+                    step = float(row["step"]) if row.get("step") else float(i)
+                    points.append((step, float(row[value_cols[-1]])))
+        except (OSError, ValueError, IndexError, KeyError, TypeError):
+            continue  # a series being written or not in dvclive's layout is left out
+        if points:
+            out["/".join(parts)] = points
+    return out
+
+
+def group_curves(series: dict[str, list[tuple[float, float]]]) -> list[LineChart]:
+    """Losses on one chart, discriminator scores (D(x), D(G(z))) on another, the rest alone."""
+    losses = {n: s for n, s in series.items() if "loss" in n.lower()}
+    scores = {
+        n: s
+        for n, s in series.items()
+        if n not in losses and any(w in n.lower() for w in ("score", "real", "fake", "d_x", "d_g"))
+    }
+    charts = []
+    if losses:
+        charts.append(line_chart("Losses", losses))
+    if scores:
+        charts.append(line_chart("Discriminator scores on real and fake images", scores))
+    for name, points in series.items():
+        if name not in losses and name not in scores:
+            charts.append(line_chart(name, {name: points}))
+    return charts
+
+
+# ---------------------------------------------------------------- later stages
+
+
+def _crop_section(contact_sheet: Path | None) -> Section:
+    if contact_sheet is None or not Path(contact_sheet).is_file():
+        return Section(missing="The crop stage has not run (no contact sheet of aligned crops).")
+    return Section(figures=[_figure(Path(contact_sheet), "Aligned crops (first of the class)")])
+
+
+def _train_section(
+    metrics_path: Path | None, plots_dir: Path | None, samples: Path | None
+) -> Section:
+    metrics, _ = _read_json(metrics_path)
+    series = read_series(plots_dir) if plots_dir and Path(plots_dir).is_dir() else {}
+    has_samples = samples is not None and Path(samples).is_file()
+    if metrics is None and not series and not has_samples:
+        return Section(missing="The train stage has not run (no metrics, curves or samples).")
+    return Section(
+        numbers=_numbers(metrics or {}),
+        charts=group_curves(series),
+        figures=[_figure(Path(samples), "Latest samples")] if has_samples else [],
+    )
+
+
+def _evaluate_section(metrics_path: Path | None, memorization: Path | None) -> Section:
+    metrics, problem = _read_json(metrics_path)
+    pairs = sorted(Path(memorization).glob("pair-*.png")) if memorization else []
+    if metrics is None and not pairs:
+        return Section(missing="The evaluate stage has not run (no evaluation metrics).")
+    flat = {key: value for key, value, _ in _numbers(metrics or {})}
+    headline = []
+    for key, meaning in HEADLINE.items():
+        if key in flat:
+            note = flat.get(f"{key}_note", "")
+            headline.append((key, flat[key], f"{meaning} ({note})" if note.strip("—") else meaning))
+    conventions = [(k.removeprefix("conventions."), v, "") for k, v in flat.items()
+                   if k.startswith("conventions.")]  # fmt: skip
+    shown = {k for k, _, _ in headline}
+    details = [(k, v, "") for k, v in flat.items()
+               if k not in shown and not k.startswith("conventions.")]  # fmt: skip
+    captions = _pair_captions(Path(memorization) / "pairs.json") if memorization else {}
+    figures = [_figure(p, captions.get(p.name, p.name)) for p in pairs]
+    return Section(
+        missing=problem if metrics is None else "",
+        numbers=headline,
+        conventions=conventions,
+        details=details,
+        figures=figures,
+    )
+
+
+def _pair_captions(pairs_json: Path) -> dict[str, str]:
+    """png name -> 'generated #i: nearest training crop <key> (<space> distance d < t)'."""
+    data = None
+    if pairs_json.is_file():
+        try:
+            data = json.loads(pairs_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+    captions = {}
+    for record in data if isinstance(data, list) else []:
+        if not isinstance(record, dict) or not isinstance(record.get("png"), str):
+            continue
+        text = f"generated image {record.get('generated')}"
+        for space, hit in record.items():
+            if isinstance(hit, dict) and hit.get("flagged"):
+                text += (
+                    f": nearest training crop {hit.get('train')}"
+                    f"{' (mirrored)' if hit.get('mirrored') else ''}, {space} distance "
+                    f"{_format(hit.get('distance'))} < {_format(hit.get('threshold'))}"
+                )
+                break
+        captions[record["png"]] = text
+    return captions
+
+
+def _figure(path: Path, caption: str) -> Figure:
+    kind = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg+xml"}.get(
+        path.suffix.lower()
+    )
+    if kind is None:
+        return Figure(caption, None, f"{path.name} is not a PNG, JPEG or SVG image")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Figure(caption, None, f"{path} cannot be read ({exc})")
+    return Figure(caption, f"data:image/{kind};base64," + base64.b64encode(data).decode("ascii"))
+
+
+def _numbers(data: dict, prefix: str = "") -> list[tuple[str, str, str]]:
+    """A nested JSON object as (dotted key, formatted value, "") rows."""
+    rows: list[tuple[str, str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(_numbers(value, name + "."))
+        else:
+            rows.append((name, _format(value), ""))
+    return rows
+
+
+def _format(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(_format(v) for v in value)
+    return str(value)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipeline", "templates"),
+        autoescape=True,  # every value may come from a student
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = _format
+    return env

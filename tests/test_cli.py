@@ -1,0 +1,124 @@
+"""The real `facedata` console script: exit codes, formats, output files, the demo class."""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from tests.conftest import DEMO, ROOT, SCHEMA, face, jpeg_bytes, write_student
+
+FACEDATA = shutil.which("facedata", path=str(Path(sys.executable).parent))
+
+
+def facedata(*args, cwd):
+    return subprocess.run(
+        [FACEDATA, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def good_photos():
+    im = face()
+    return {
+        "p1.jpg": jpeg_bytes(im.resize((600, 600), Image.Resampling.LANCZOS)),
+        "p2.jpg": jpeg_bytes(ImageOps.mirror(im).resize((640, 640))),
+        "p3.jpg": jpeg_bytes(im.crop((0, 150, 1200, 1050))),
+    }
+
+
+def project(tmp_path, per_student):
+    (tmp_path / "params.yaml").write_text(f"validate:\n  images_per_student: {per_student}\n")
+    (tmp_path / "schemas").mkdir()
+    shutil.copy(SCHEMA, tmp_path / "schemas" / "attributes.yaml")
+    return tmp_path
+
+
+def test_clean_class_exits_0_and_warnings_do_not_count(tmp_path, good_photos):
+    cwd = project(tmp_path, 3)
+    write_student(cwd / "subs", "ada", good_photos)
+    (cwd / "subs" / "stray.txt").write_text("left here by accident")  # a warning, not an error
+    out = facedata("validate", "subs", "-f", "json", cwd=cwd)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["metrics"]["accepted"] == 3
+    assert {f["severity"] for f in report["findings"]} <= {"warning", "info"}
+    assert any(f["file"] == "stray.txt" for f in report["findings"])
+
+
+def test_failing_photo_exits_1_in_every_format(tmp_path, good_photos):
+    cwd = project(tmp_path, 3)
+    photos = dict(good_photos)
+    photos["p3.jpg"] = jpeg_bytes(face().resize((300, 300)))
+    write_student(cwd / "subs", "ada", photos)
+
+    table = facedata("validate", "subs", cwd=cwd)
+    assert table.returncode == 1
+    assert "too_small" in table.stdout and "shorter side 300 px" in table.stdout
+
+    out = facedata("validate", "subs", "--format", "csv", "--output", "audit.csv", cwd=cwd)
+    assert out.returncode == 1 and out.stdout == ""
+    rows = list(csv.DictReader(io.StringIO((cwd / "audit.csv").read_text())))
+    small = [r for r in rows if r["rule"] == "too_small"]
+    assert small[0]["file"] == "p3.jpg" and small[0]["limit"] == "≥ 500 px"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["validate", "missing"], "is not a folder"),
+        (["validate", "subs", "--format", "xml"], "Invalid value"),
+        (["validate", "subs", "--schema", "nope.yaml"], "no attribute vocabulary"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, args, message):
+    cwd = project(tmp_path, 3)
+    (cwd / "subs").mkdir()
+    out = facedata(*args, cwd=cwd)
+    assert out.returncode == 2
+    assert message in out.stderr
+
+
+def test_bad_params_exit_2(tmp_path):
+    cwd = project(tmp_path, 3)
+    (cwd / "subs").mkdir()
+    (cwd / "params.yaml").write_text("validate:\n  min_sise: 3\n")
+    out = facedata("validate", "subs", cwd=cwd)
+    assert out.returncode == 2 and "did you mean 'min_side'" in out.stderr
+
+
+def test_demo_class_shows_every_planted_problem(tmp_path):
+    """The demo class is read in place (the session fixture checks it is left untouched)."""
+    out = facedata(
+        "validate",
+        DEMO,
+        "-f",
+        "json",
+        "--params",
+        ROOT / "params.yaml",
+        "--schema",
+        SCHEMA,
+        "--cache-dir",
+        tmp_path / "cache",
+        cwd=tmp_path,
+    )
+    assert out.returncode == 1, out.stderr
+    found = {(f["student"], f["file"], f["rule"]) for f in json.loads(out.stdout)["findings"]}
+    expected = {
+        ("linus", "coffee.jpg", "no_face"),
+        ("linus", "cameraman.jpg", "grayscale"),
+        ("linus", "scan.jpg", "not_jpeg"),
+        ("linus", "cut.jpg", "corrupt"),
+        ("linus", "me.jpg", "duplicate"),
+        ("ada", "ada_04.jpg", "duplicate"),
+        ("linus", "", "count"),
+        ("grace", "IMG_2043.jpg", "attributes"),
+        ("grace", ".DS_Store", "submission"),
+    }
+    assert expected <= found, expected - found
+    assert not any(s == "ada" and r not in ("duplicate", "expression") for s, _, r in found)

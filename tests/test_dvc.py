@@ -1,0 +1,80 @@
+"""Real `dvc repro` in a temporary git repo: stages run, and re-run only when inputs change."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import DEMO, ROOT
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def run(cmd, cwd):
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, f"{cmd} failed:\n{out.stdout}\n{out.stderr}"
+    return out.stdout + out.stderr
+
+
+def ran(output):
+    return set(re.findall(r"Running stage '([\w-]+)'", output))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A copy of the project (code, dvc.yaml, params, schema, the demo class) in a new git repo."""
+    repo = tmp_path_factory.mktemp("repo")
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        shutil.copy(ROOT / name, repo / name)
+    for name in ("pipeline", "schemas", ".dvc"):
+        shutil.copytree(
+            ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "tmp", "cache")
+        )
+    shutil.copytree(DEMO, repo / "data" / "submissions")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"].update(steps=4)  # this test is about DVC, not about training
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "init",
+        ],
+        repo,
+    )
+    return repo
+
+
+def test_repro_runs_the_dataset_stages_then_skips_what_did_not_change(repo):
+    first = run(["dvc", "repro", "shard"], repo)
+    assert ran(first) == {"ingest", "validate", "crop", "augment", "shard"}
+    shards = sorted((repo / "data" / "processed" / "shards").glob("*.tar"))
+    assert shards and (repo / "metrics" / "validate.json").is_file()
+    before = {p.name: p.read_bytes() for p in shards}
+
+    assert ran(run(["dvc", "repro", "shard"], repo)) == set()
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["augment"]["seed"] += 1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert ran(run(["dvc", "repro", "shard"], repo)) == {"augment", "shard"}
+    after = {p.name: p.read_bytes() for p in (repo / "data" / "processed" / "shards").glob("*.tar")}
+    assert after != before  # new augmentations went into the training shards
+
+    metrics = run(["dvc", "metrics", "show"], repo)
+    assert "acceptance_rate" in metrics

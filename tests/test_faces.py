@@ -1,0 +1,227 @@
+"""pipeline.faces on real photos with the real MTCNN: detection, coordinates, pose, quality."""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter, ImageOps
+
+from pipeline.config import DetectParams
+from pipeline.faces import (
+    NOSE_DEPTH,
+    NOSE_LEVEL,
+    FaceAnalyzer,
+    FaceReport,
+    Pose,
+    estimate_pose,
+    face_quality,
+)
+
+FACES = Path(__file__).parent / "data" / "faces"
+LONG_SIDE = DetectParams().long_side
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> FaceAnalyzer:
+    return FaceAnalyzer(DetectParams(device="cpu"))
+
+
+@cache
+def photo(name: str) -> Image.Image:
+    return Image.open(FACES / f"{name}.jpg").convert("RGB")
+
+
+def reduce(im: Image.Image, long_side: int = LONG_SIDE) -> tuple[np.ndarray, float]:
+    """What the caller hands to FaceAnalyzer: the photo shrunk to `long_side`, and its scale."""
+    ratio = long_side / max(im.size)
+    if ratio >= 1:
+        return np.asarray(im), 1.0
+    small = im.resize((round(im.width * ratio), round(im.height * ratio)),
+                      Image.Resampling.LANCZOS)
+    return np.asarray(small), max(im.size) / max(small.size)
+
+
+def analyse(analyzer: FaceAnalyzer, im: Image.Image, long_side: int = LONG_SIDE) -> FaceReport:
+    array, scale = reduce(im, long_side)
+    return analyzer.analyse([array], [scale])[0]
+
+
+def eye_distance(landmarks) -> float:
+    (x1, y1), (x2, y2) = landmarks[0], landmarks[1]
+    return math.hypot(x2 - x1, y2 - y1)
+
+
+@pytest.mark.parametrize("name", ["paul_rudd", "kate_siegel", "biden_official_2013",
+                                  "astronaut_collins"])
+def test_frontal_portrait_gives_one_upright_face_in_original_pixels(analyzer, name):
+    im = photo(name)
+    report = analyse(analyzer, im)
+    assert len(report.faces) == 1
+    face = report.faces[0]
+    assert face.prob >= DetectParams().face_prob
+    x1, y1, x2, y2 = face.box
+    # Original coordinates: the box lies inside the full-size photo, not the 640 px copy.
+    assert 0 <= x1 < x2 <= im.width and 0 <= y1 < y2 <= im.height
+    assert (y2 - y1) > 0.15 * im.height
+    for x, y in face.landmarks:
+        assert x1 <= x <= x2 and y1 <= y <= y2
+    (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = face.landmarks
+    assert lx < nx < rx and max(ly, ry) < ny < min(mly, mry)  # MTCNN's order, picture's left first
+    assert abs(face.pose.yaw) < 10 and abs(face.pose.roll) < 8 and abs(face.pose.pitch) < 20
+    assert report.quality is not None and report.quality.sharpness > 0
+
+
+@pytest.mark.parametrize("name", ["coffee_no_face", "cat_chelsea"])
+def test_no_person_no_face(analyzer, name):
+    report = analyse(analyzer, photo(name))
+    assert report.faces == () and report.quality is None
+
+
+def test_images_too_small_for_any_face_give_no_face(analyzer):
+    # MTCNN itself fails on images smaller than its minimum face; a tiny thumbnail is not an error
+    tiny = [np.zeros((12, 12, 3), np.uint8), np.zeros((600, 20, 3), np.uint8)]
+    assert analyzer.analyse(tiny, [1.0, 1.0]) == [FaceReport((), None)] * 2
+    with pytest.raises(ValueError, match="RGB"):
+        analyzer.analyse([np.zeros((100, 100), np.uint8)], [1.0])
+
+
+def test_group_photo_lists_every_face_largest_first(analyzer):
+    report = analyse(analyzer, photo("multiface"))
+    assert len(report.faces) == 6
+    sizes = [f.size for f in report.faces]
+    assert sizes == sorted(sizes, reverse=True)
+    assert all(f.prob >= DetectParams().face_prob for f in report.faces)
+
+
+def test_face_prob_limit_drops_weak_detections():
+    strict = FaceAnalyzer(DetectParams(device="cpu", face_prob=0.99999))
+    loose = FaceAnalyzer(DetectParams(device="cpu", face_prob=0.5))
+    a, s = reduce(photo("multiface"))
+    n_strict = len(strict.analyse([a], [s])[0].faces)
+    n_loose = len(loose.analyse([a], [s])[0].faces)
+    assert n_strict < n_loose
+
+
+def test_boxes_agree_in_original_pixels_whatever_the_reduction(analyzer):
+    """The same photo reduced to 640 and to 400 px gives the same box in original pixels."""
+    im = photo("paul_rudd")
+    big, small = analyse(analyzer, im, 640).faces[0], analyse(analyzer, im, 400).faces[0]
+    size = big.size
+    assert np.allclose(big.box, small.box, atol=0.05 * size)
+    eye = eye_distance(big.landmarks)
+    assert np.allclose(big.landmarks, small.landmarks, atol=0.1 * eye)
+    # A photo handed in at half the size gives half the coordinates.
+    half = im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS)
+    halved = analyse(analyzer, half).faces[0]
+    assert np.allclose(np.array(halved.box) * 2, big.box, atol=0.05 * size)
+
+
+def test_sharpness_is_measured_at_a_fixed_face_scale(analyzer):
+    """Shrinking the photo must not change the sharpness much (the limit is photo-size free)."""
+    im = photo("paul_rudd")
+    q640, q400 = analyse(analyzer, im, 640).quality, analyse(analyzer, im, 400).quality
+    assert q640 is not None and q400 is not None
+    assert q400.sharpness == pytest.approx(q640.sharpness, rel=0.35)
+    assert q400.brightness == pytest.approx(q640.brightness, abs=5)
+
+
+def test_batches_mixed_sizes_in_order(analyzer):
+    """Equal sizes share one MTCNN call; results come back in input order, as if one by one."""
+    paul, coffee, kate = reduce(photo("paul_rudd")), reduce(photo("coffee_no_face")), \
+        reduce(photo("kate_siegel"))
+    kate_same_size = np.asarray(Image.fromarray(kate[0]).resize(
+        (paul[0].shape[1], paul[0].shape[0]), Image.Resampling.LANCZOS))
+    images = [paul[0], coffee[0], kate_same_size, paul[0]]
+    scales = [paul[1], coffee[1], 1.0, paul[1]]
+    batched = analyzer.analyse(images, scales)
+    single = [analyzer.analyse([im], [s])[0] for im, s in zip(images, scales, strict=True)]
+    assert batched[1].faces == ()
+    for b, s in zip(batched, single, strict=True):
+        assert len(b.faces) == len(s.faces)
+        for fb, fs in zip(b.faces, s.faces, strict=True):
+            assert np.allclose(fb.box, fs.box, atol=0.5)
+    assert batched[0] == batched[3]
+
+
+def test_report_round_trips_through_json(analyzer):
+    for name in ("multiface", "coffee_no_face", "biden_official_2013"):
+        report = analyse(analyzer, photo(name))
+        text = json.dumps(report.to_dict(), allow_nan=False)
+        assert FaceReport.from_dict(json.loads(text)) == report
+
+
+def test_rotated_photo_reads_as_roll_not_yaw(analyzer):
+    """PIL rotates counter-clockwise: a +30° turn of the picture is a roll of about -30°."""
+    im = photo("kate_siegel")
+    for angle in (30, -30):
+        rotated = im.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+        pose = analyse(analyzer, rotated).faces[0].pose
+        assert pose.roll == pytest.approx(-angle, abs=5)
+        assert abs(pose.yaw) < 15
+
+
+def test_mirror_image_flips_yaw_and_roll(analyzer):
+    # Angelina Jolie's face is turned about 20° towards the picture's right; tilting the picture
+    # by 10° adds a known roll, so both signs are checked on a real face.
+    im = photo("angelina_jolie").rotate(10, resample=Image.Resampling.BICUBIC, expand=True)
+    pose = analyse(analyzer, im).faces[0].pose
+    mirrored = analyse(analyzer, ImageOps.mirror(im)).faces[0].pose
+    assert pose.yaw < -10 and mirrored.yaw > 10  # turned to the picture's right, then left
+    assert mirrored.yaw == pytest.approx(-pose.yaw, abs=6)
+    assert pose.roll == pytest.approx(-10, abs=4)
+    assert mirrored.roll == pytest.approx(-pose.roll, abs=4)
+    assert mirrored.pitch == pytest.approx(pose.pitch, abs=8)
+
+
+def _project(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """The 5 landmarks of the model face in `estimate_pose`'s docstring, seen from afar."""
+    m = 1.0  # eye line to mouth line, in eye distances
+    points = np.array([[-0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, NOSE_LEVEL * m, NOSE_DEPTH],
+                       [-0.4, m, 0.0], [0.4, m, 0.0]])  # x right, y down, z towards the camera
+    a, b, c = (math.radians(v) for v in (yaw, pitch, roll))
+    # yaw > 0 turns the nose towards the picture's left (x decreases)
+    turn = np.array([[math.cos(a), 0, -math.sin(a)], [0, 1, 0], [math.sin(a), 0, math.cos(a)]])
+    # pitch > 0 raises the chin: the nose tip (z > 0) moves up (y decreases)
+    tilt = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
+    points = points @ (turn @ tilt).T
+    # roll > 0 is clockwise as the picture is viewed (y points down)
+    spin = np.array([[math.cos(c), -math.sin(c)], [math.sin(c), math.cos(c)]])
+    return 100 + 80 * points[:, :2] @ spin.T
+
+
+@pytest.mark.parametrize("yaw,pitch,roll", [(0, 0, 0), (30, 0, 0), (-45, 0, 0), (0, 20, 0),
+                                            (0, -20, 0), (0, 0, 25), (15, 0, -40), (25, 10, 5)])
+def test_estimate_pose_inverts_its_own_model(yaw, pitch, roll):
+    pose = estimate_pose(_project(yaw, pitch, roll))
+    assert pose.yaw == pytest.approx(yaw, abs=1.5)
+    assert pose.pitch == pytest.approx(pitch, abs=3)
+    assert pose.roll == pytest.approx(roll, abs=0.5)
+
+
+def test_degenerate_landmarks_read_as_not_frontal():
+    assert estimate_pose([(5.0, 5.0)] * 5) == Pose(90.0, 90.0, 90.0)
+
+
+def test_quality_measures_respond_to_what_they_measure(analyzer):
+    a, s = reduce(photo("kate_siegel"))
+    face = analyzer.analyse([a], [s])[0].faces[0]
+    points = np.array(face.landmarks) / s  # back to the reduced photo's pixels
+    base = face_quality(a, points)
+    blurred = face_quality(np.asarray(Image.fromarray(a).filter(ImageFilter.GaussianBlur(4))),
+                           points)
+    dark = face_quality((a * 0.3).astype(np.uint8), points)
+    ramp = np.linspace(1.0, 0.2, a.shape[1])[None, :, None]
+    side = face_quality((a * ramp).astype(np.uint8), points)
+    assert blurred.sharpness < base.sharpness / 4
+    # the sharpness is measured at a fixed mean brightness: darkening is not blur
+    assert dark.sharpness > base.sharpness / 2
+    assert dark.brightness == pytest.approx(base.brightness * 0.3, rel=0.05)
+    assert side.side_ratio > base.side_ratio
+    assert base.side_ratio >= 1 and 0 <= base.clipped_dark <= 1 and 0 <= base.clipped_bright <= 1
+    assert base.mouth_ratio == pytest.approx(
+        eye_distance(points[3:]) / eye_distance(points), rel=1e-3)

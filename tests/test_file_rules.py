@@ -1,0 +1,115 @@
+"""File-level and class-level rules, each triggered and passed by real files made here."""
+
+import io
+from dataclasses import replace
+
+import pytest
+from PIL import Image, ImageOps
+
+from pipeline.attributes import load_vocabulary
+from pipeline.config import IngestParams, ValidateParams
+from pipeline.ingest import ingest
+from pipeline.validate import validate
+from tests.conftest import SCHEMA, face, jpeg_bytes, write_student
+
+GOOD = face().resize((600, 600), Image.Resampling.LANCZOS)
+
+
+def run(root, tmp_path, **limits):
+    params = replace(ValidateParams(), **limits)
+    manifest = ingest(root, IngestParams())
+    return validate(root, manifest, params, load_vocabulary(SCHEMA), tmp_path / "cache")
+
+
+def findings(result, rule):
+    return {(f.student, f.file): f for f in result.findings if f.rule == rule}
+
+
+def png_bytes(im):
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_each_file_rule_fails_its_photo_and_passes_a_good_one(tmp_path):
+    root = tmp_path / "subs"
+    whole = jpeg_bytes(GOOD)
+    gray = jpeg_bytes(GOOD.convert("L"))
+    photos = {
+        "good.jpg": whole,
+        "png.jpg": png_bytes(GOOD),
+        "notes.jpg": b"these are my photos\n",
+        "cut.jpg": whole[: len(whole) // 2],
+        "small.jpg": jpeg_bytes(face().resize((480, 640))),
+        "gray.jpg": gray,
+        "gray_rgb.jpg": jpeg_bytes(Image.open(io.BytesIO(gray)).convert("RGB").rotate(1)),
+    }
+    write_student(root, "ada", photos)
+    result = run(root, tmp_path, images_per_student=len(photos))
+
+    not_jpeg = findings(result, "not_jpeg")
+    assert set(not_jpeg) == {("ada", "png.jpg"), ("ada", "notes.jpg")}
+    assert "PNG file" in not_jpeg[("ada", "png.jpg")].message
+    assert "text file" in not_jpeg[("ada", "notes.jpg")].message
+    assert set(findings(result, "corrupt")) == {("ada", "cut.jpg")}
+    small = findings(result, "too_small")
+    assert set(small) == {("ada", "small.jpg")}
+    assert (small[("ada", "small.jpg")].value, small[("ada", "small.jpg")].limit) == (
+        "480 px",
+        "≥ 500 px",
+    )
+    assert set(findings(result, "grayscale")) == {("ada", "gray.jpg"), ("ada", "gray_rgb.jpg")}
+    assert findings(result, "count") == {}
+    assert ("ada", "good.jpg") in {(p.student, p.file) for p in result.accepted()}
+
+
+def test_exif_orientation_is_applied_before_the_size_rule(tmp_path):
+    root = tmp_path / "subs"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = jpeg_bytes(GOOD.resize((640, 600)).rotate(90, expand=True), exif=exif.tobytes())
+    write_student(root, "ada", {"turned.jpg": sideways})
+    result = run(root, tmp_path, images_per_student=1, min_side=620)
+    small = findings(result, "too_small")[("ada", "turned.jpg")]
+    assert "640×600" in small.message  # as shown, not as stored (600×640)
+
+
+def test_count(tmp_path):
+    root = tmp_path / "subs"
+    write_student(
+        root, "ada", {"a.jpg": jpeg_bytes(GOOD), "b.jpg": jpeg_bytes(ImageOps.mirror(GOOD))}
+    )
+    short = findings(run(root, tmp_path, images_per_student=3), "count")[("ada", "")]
+    assert short.value == "2" and "fewer than the 3" in short.message
+    assert findings(run(root, tmp_path, images_per_student=2), "count") == {}
+
+
+def test_duplicates_within_and_across_students(tmp_path):
+    root = tmp_path / "subs"
+    original = jpeg_bytes(GOOD)
+    resaved = jpeg_bytes(GOOD.resize((560, 560)), quality=70)  # same photo, re-encoded smaller
+    mirrored = jpeg_bytes(ImageOps.mirror(GOOD))  # a different picture to a perceptual hash
+    other = jpeg_bytes(face().crop((0, 150, 1200, 1050)).resize((800, 600)))
+    write_student(root, "ada", {"a1.jpg": original, "a2.jpg": resaved, "a3.jpg": mirrored})
+    write_student(root, "bob", {"b1.jpg": other, "b2.jpg": mirrored})
+    dups = findings(run(root, tmp_path, images_per_student=3), "duplicate")
+
+    assert set(dups) == {("ada", "a2.jpg"), ("ada", "a3.jpg"), ("bob", "b2.jpg")}
+    within = dups[("ada", "a2.jpg")]
+    assert "near-identical copy of a1.jpg" in within.message
+    assert within.value.startswith("hash distance")
+    across_ada, across_bob = dups[("ada", "a3.jpg")], dups[("bob", "b2.jpg")]
+    assert "bob also handed in (bob/b2.jpg)" in across_ada.message
+    assert "ada also handed in (ada/a3.jpg)" in across_bob.message
+    assert across_bob.value == "identical bytes"
+
+
+@pytest.mark.parametrize("limit, flagged", [(0, False), (4, True)])
+def test_duplicate_limit_is_the_hash_distance(tmp_path, limit, flagged):
+    root = tmp_path / "subs"
+    brighter = GOOD.point(lambda v: min(255, int(v * 1.08)))
+    write_student(root, "ada", {"a1.jpg": jpeg_bytes(GOOD), "a2.jpg": jpeg_bytes(brighter)})
+    dups = findings(
+        run(root, tmp_path, images_per_student=2, duplicate_max_distance=limit), "duplicate"
+    )
+    assert (("ada", "a2.jpg") in dups) is flagged

@@ -1,0 +1,447 @@
+"""The HTML report, rendered from a small class written to disk, checked by parsing the HTML."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from pipeline.config import ReportParams
+from pipeline.findings import FINDING_COLUMNS
+from pipeline.images import ImageError
+from pipeline.report import ReportError, run_report, thumbnail
+from tests.conftest import ATTRIBUTE_COLUMNS, VALID_VALUES, face, jpeg_bytes
+
+EVIL = "<script>alert(1)</script>.jpg"  # a real path on Linux: folder '<script>alert(1)<'
+MANIFEST_COLUMNS = ["student", "file", "source", "member", "kind", "sha256", "bytes", "format",
+                    "width", "height"]  # fmt: skip
+PARAMS = ReportParams(thumb_size=96)
+
+
+# ---------------------------------------------------------------- a tiny DOM from html.parser
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list[Node] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # text directly inside, in order
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def text(self) -> str:
+        return " ".join(" ".join(self.parts + [c.text() for c in self.children]).split())
+
+    def iter(self):
+        yield self
+        for c in self.children:
+            yield from c.iter()
+
+    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list[Node]:
+        return [
+            n
+            for n in self.iter()
+            if (tag is None or n.tag == tag)
+            and (cls is None or cls in n.classes)
+            and all(n.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]
+
+    def one(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node:
+        found = self.find_all(tag, cls, **attrs)
+        assert len(found) == 1, f"expected one <{tag} class={cls} {attrs}>, found {len(found)}"
+        return found[0]
+
+
+class TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, 0, -1):
+            if self.stack[i].tag == tag:
+                del self.stack[i:]
+                return
+        raise AssertionError(f"stray </{tag}>")
+
+    def handle_data(self, data):
+        self.stack[-1].parts.append(data)
+
+
+def parse(html: str) -> Node:
+    builder = TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    assert builder.stack == [builder.root], f"unclosed <{builder.stack[-1].tag}>"
+    return builder.root
+
+
+# ---------------------------------------------------------------- a class on disk
+
+
+def rotated_jpeg() -> bytes:
+    """A landscape JPEG whose EXIF says 'rotate 90°': it is meant to be seen as a portrait."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return jpeg_bytes(face("astronaut_collins").resize((300, 200)), exif=exif.tobytes())
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def finding(student, file, rule, severity, message, value="", limit=""):
+    return dict(
+        zip(FINDING_COLUMNS, [student, file, rule, severity, message, value, limit], strict=True)
+    )
+
+
+@dataclass
+class ClassFiles:
+    root: Path
+    paths: dict[str, Path]
+    photos: list[tuple[str, str]]  # (student, file) of every photo in the manifest
+
+
+@pytest.fixture
+def klass(tmp_path: Path) -> ClassFiles:
+    return make_class(tmp_path)
+
+
+def make_class(tmp_path: Path) -> ClassFiles:
+    """ada hands in a folder, grace a zip; one cross-student copy, one truncated photo."""
+    root = tmp_path / "submissions"
+    shared = jpeg_bytes(face("biden_official_2013").resize((240, 240)))
+    ada = {
+        "a.jpg": shared,
+        "b.jpg": rotated_jpeg(),
+        EVIL: jpeg_bytes(face("astronaut_collins").resize((120, 120))),
+    }
+    for name, data in ada.items():
+        (root / "ada" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "ada" / name).write_bytes(data)
+    good = jpeg_bytes(face("astronaut_collins").resize((200, 260)))
+    grace = {"g1.jpg": good, "g2.jpg": shared, "cut.jpg": good[: len(good) // 2]}
+    with zipfile.ZipFile(root / "grace.zip", "w") as zf:
+        for name, data in grace.items():
+            zf.writestr(f"grace/{name}", data)
+
+    def row(student, file, source, member, data):
+        w = h = ""  # as ingest writes them: after EXIF orientation, empty when unreadable
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+                if im.getexif().get(0x0112) in (5, 6, 7, 8):
+                    w, h = h, w
+        except OSError:
+            pass
+        return dict(student=student, file=file, source=source, member=member, kind="photo",
+                    sha256="0" * 64, bytes=len(data), format="JPEG", width=w, height=h)  # fmt: skip
+
+    manifest = [row("ada", f, "ada", f, d) for f, d in ada.items()]
+    manifest += [row("grace", f, "grace.zip", f"grace/{f}", d) for f, d in grace.items()]
+    manifest.append(dict(student="grace", file="attributes.csv", source="grace.zip",
+                         member="grace/attributes.csv", kind="attributes", sha256="1" * 64,
+                         bytes=10, format="CSV", width="", height=""))  # fmt: skip
+    findings = [
+        finding("ada", "", "count", "error", "handed in 3 photos, fewer than the 4 asked for",
+                "3", "= 4"),
+        finding("ada", "a.jpg", "duplicate", "error", "the same file of a photo that grace also "
+                "handed in (grace/g2.jpg); every photo must be your own and appear once",
+                "identical bytes", "hash distance > 4"),
+        finding("ada", "b.jpg", "expression", "warning", "a broad smile", "1.12", "<= 1.05"),
+        finding("ada", EVIL, "too_small", "error", f"{EVIL} is 120×120 pixels; the shorter side "
+                "must be at least 500", "120", ">= 500"),
+        finding("grace", "cut.jpg", "corrupt", "error", "the file does not decode to the end"),
+        finding("grace", "g2.jpg", "duplicate", "error", "the same file of a photo that ada also "
+                "handed in (ada/a.jpg); every photo must be your own and appear once",
+                "identical bytes", "hash distance > 4"),
+        finding("grace", "attributes.csv", "attributes", "error",
+                'age "<b>old</b>" is not a whole number', "<b>old</b>", "1-100"),
+        finding("grace", "__MACOSX/._g1.jpg", "submission", "info",
+                "__MACOSX/._g1.jpg was ignored: it is an operating-system file"),
+        finding("", "notes.txt", "submission", "warning",
+                "notes.txt is not inside a student folder or zip and was not checked"),
+    ]  # fmt: skip
+    values = dict(zip(ATTRIBUTE_COLUMNS[1:], VALID_VALUES, strict=True))
+    accepted_rows = []
+    for student, file, eye, age in [("ada", "b.jpg", "blue", "34"), ("grace", "g1.jpg", "brown",
+                                                                      "71")]:  # fmt: skip
+        r = next(m for m in manifest if (m["student"], m["file"]) == (student, file))
+        accepted_rows.append({**r, "yaw": "1.5", "pitch": "2", "roll": "0.3", **values,
+                              "eye_colour": eye, "age": age})  # fmt: skip
+    accepted_columns = [c for c in MANIFEST_COLUMNS if c != "kind"] + ["yaw", "pitch", "roll"]
+    accepted_columns += ATTRIBUTE_COLUMNS[1:]
+    for r in accepted_rows:
+        del r["kind"]
+    interim = tmp_path / "interim"
+    interim.mkdir()
+    paths = {
+        "manifest": interim / "manifest.csv",
+        "findings": interim / "findings.csv",
+        "accepted": interim / "accepted.csv",
+        "validate_metrics": tmp_path / "validate.json",
+    }
+    write_csv(paths["manifest"], MANIFEST_COLUMNS, manifest)
+    write_csv(paths["findings"], FINDING_COLUMNS, findings)
+    write_csv(paths["accepted"], accepted_columns, accepted_rows)
+    paths["validate_metrics"].write_text(json.dumps({
+        "students": 2, "photos": 6, "accepted": 2, "rejected": 4, "acceptance_rate": 0.3333,
+        "findings": {"error": 6, "warning": 2, "info": 1},
+        "rules": {"count": 1, "duplicate": 2, "too_small": 1, "corrupt": 1, "expression": 1,
+                  "attributes": 1, "no_face": 0},
+    }))  # fmt: skip
+    photos = [(m["student"], m["file"]) for m in manifest if m["kind"] == "photo"]
+    return ClassFiles(root, paths, photos)
+
+
+def render(klass: ClassFiles, out_dir: Path, **later) -> tuple[str, Node]:
+    index = run_report(PARAMS, submissions_root=klass.root, out_dir=out_dir, **klass.paths, **later)
+    assert index == out_dir / "index.html"
+    html = index.read_text(encoding="utf-8")
+    return html, parse(html)
+
+
+def image_of(src: str) -> Image.Image:
+    head, data = src.split(",", 1)
+    assert head == "data:image/jpeg;base64"
+    return Image.open(io.BytesIO(base64.b64decode(data)))
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_overview_counts_each_students_photos_findings_and_rules(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    table = doc.one("table", id="overview-table")
+    rows = [r for r in table.find_all("tr") if "data-student" in r.attrs]
+    cells = {r.attrs["data-student"]: [td.text() for td in r.find_all("td")] for r in rows}
+    assert list(cells) == ["ada", "grace"]
+    # handed in, accepted, warnings, errors, rules broken
+    assert cells["ada"][1:5] == ["3", "1", "1", "3"]
+    assert cells["ada"][5] == "count, duplicate, expression, too_small"
+    assert cells["grace"][1:5] == ["3", "1", "0", "3"]  # the ignored junk file is not counted
+    assert cells["grace"][5] == "attributes, corrupt, duplicate"
+    assert {r.attrs["data-student"]: r.attrs["data-errors"] for r in rows} == {
+        "ada": "3",
+        "grace": "3",
+    }
+    # sortable columns and the "students with errors" filter are there for the script
+    assert len(doc.find_all("th", data_type="number")) == 4
+    assert doc.one("input", id="only-errors").attrs["type"] == "checkbox"
+    summary = doc.one("section", id="summary").text()
+    assert "33.3 %" in summary
+    assert [n.attrs["data-rule"] for n in doc.find_all("span", cls="rule-count")] == [
+        "attributes", "corrupt", "count", "duplicate", "expression", "too_small",
+    ]  # fmt: skip
+
+
+def test_one_thumbnail_per_photo_small_upright_and_without_exif(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    figures = doc.find_all("figure", cls="photo")
+    assert sorted((f.attrs["data-file"]) for f in figures) == sorted(f for _, f in klass.photos)
+    for fig in figures:
+        thumbs = fig.find_all(cls="thumb")
+        assert len(thumbs) == 1, fig.attrs["data-file"]
+        if thumbs[0].tag == "img":
+            im = image_of(thumbs[0].attrs["src"])
+            assert max(im.size) <= PARAMS.thumb_size
+            assert not im.getexif(), "thumbnails must carry no EXIF"
+    rotated = next(f for f in figures if f.attrs["data-file"] == "b.jpg").one("img", cls="thumb")
+    width, height = image_of(rotated.attrs["src"]).size
+    assert height > width, "EXIF orientation must be applied before making the thumbnail"
+    big = next(f for f in figures if f.attrs["data-file"] == "a.jpg").one("img", cls="thumb")
+    assert image_of(big.attrs["src"]).size == (PARAMS.thumb_size, PARAMS.thumb_size)
+
+
+def test_undecodable_photo_gets_a_placeholder_with_the_reason(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    fig = doc.one("figure", data_file="cut.jpg")
+    assert fig.attrs["data-status"] == "rejected"
+    placeholder = fig.one(cls="thumb")
+    assert placeholder.tag == "div" and "placeholder" in placeholder.classes
+    assert "does not decode to the end" in placeholder.text()
+    assert fig.one("li", data_rule="corrupt").attrs["class"] == "error"
+
+
+def test_rejected_photos_show_reasons_and_measured_values(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    fig = doc.one("figure", data_file=EVIL)
+    assert fig.attrs["data-status"] == "rejected"
+    reason = fig.one("li", data_rule="too_small").text()
+    assert "measured 120; limit >= 500" in reason
+    warned = doc.one("figure", data_file="b.jpg")
+    assert warned.attrs["data-status"] == "warning"
+    assert "limit <= 1.05" in warned.one("li", data_rule="expression").text()
+    assert doc.one("figure", data_file="g1.jpg").attrs["data-status"] == "ok"
+
+
+def test_student_supplied_text_is_escaped(klass, tmp_path):
+    html, doc = render(klass, tmp_path / "reports")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in html
+    assert "<b>old</b>" not in html
+    # the only script element is the report's own
+    scripts = doc.find_all("script")
+    assert len(scripts) == 1 and "alert" not in scripts[0].text()
+    fig = doc.one("figure", data_file=EVIL)  # the name round-trips through the escaping
+    assert fig.one("span", cls="name").text() == EVIL
+
+
+def test_cross_student_duplicates_side_by_side_naming_the_other_student(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    for me, other_student, other_file in [("g2.jpg", "ada", "a.jpg"), ("a.jpg", "grace", "g2.jpg")]:
+        fig = doc.one("figure", data_file=me)
+        copy = fig.one("div", cls="copy")
+        assert copy.attrs["data-copy-of"] == f"{other_student}/{other_file}"
+        assert copy.one(cls="copy-thumb").tag == "img"
+        assert copy.one("b", cls="other-student").text() == other_student
+        link = copy.one("a").attrs["href"]
+        section = doc.one("section", cls="student", id=link[1:])
+        assert section.attrs["data-student"] == other_student
+
+
+def test_attribute_balance_counts_accepted_photos(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    charts = {c.attrs["data-attribute"]: c for c in doc.find_all("figure", cls="bar-chart")}
+    assert set(charts) == {*ATTRIBUTE_COLUMNS[1:15], "age (years)", "gender",
+                           "identification_mark"}  # fmt: skip
+    bars = {
+        b.attrs["data-label"]: int(b.attrs["data-count"])
+        for b in charts["eye_colour"].find_all("g", cls="bar")
+    }
+    assert bars == {"blue": 1, "brown": 1}
+    ages = [
+        (b.attrs["data-label"], int(b.attrs["data-count"]))
+        for b in charts["age (years)"].find_all("g", cls="bar")
+    ]
+    assert ages == [("30–39", 1), ("40–49", 0), ("50–59", 0), ("60–69", 0), ("70–79", 1)]
+    problems = doc.one("table", id="attribute-findings").find_all("tr", cls="error")
+    assert [p.find_all("td")[1].text() for p in problems] == ["attributes.csv"]
+
+
+def test_other_files_and_loose_files_are_listed(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    grace = doc.one("section", cls="student", data_student="grace")
+    other = grace.one("ul", cls="other-files").text()
+    assert "attributes.csv" in other and "__MACOSX/._g1.jpg" in other
+    ada = doc.one("section", cls="student", data_student="ada")
+    assert ada.one("ul", cls="submission").one("li", data_rule="count")
+    assert "notes.txt" in doc.one("ul", cls="loose").text()
+
+
+def test_later_stages_say_they_have_not_run(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    for section in ("crop", "train", "evaluate"):
+        assert "has not run" in doc.one("section", id=section).text()
+
+
+def later_stages(tmp_path: Path) -> dict:
+    """Outputs of crop, train (dvclive series) and evaluate, as run_report's keyword arguments."""
+    plots = tmp_path / "dvclive" / "plots" / "metrics"
+    plots.mkdir(parents=True)
+    for name, values in {"loss_g": [2.0, 1.5, 1.2], "loss_d": [0.7, 0.9, 1.0],
+                         "d_real": [0.9, 0.7, 0.6], "d_fake": [0.1, 0.3, 0.4]}.items():  # fmt: skip
+        lines = ["timestamp\tstep\t" + name] + [f"0\t{i}\t{v}" for i, v in enumerate(values)]
+        (plots / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+    train_json = tmp_path / "train.json"
+    train_json.write_text(json.dumps({"steps": 3, "loss_g": 1.2}))
+    evaluate_json = tmp_path / "evaluate.json"
+    evaluate_json.write_text(json.dumps({  # the layout pipeline/evaluate.py writes
+        "generated_images": 256, "fid": None, "fid_note": "too few samples: FID needs 2048",
+        "kid_mean": 0.0123, "kid_note": "",
+        "detection": {"rate": 0.25, "rate_real": 0.98},
+        "memorization": {"flagged_any": 1},
+        "conventions": {"inception_resize": "bilinear, antialias", "fid_bias": "equal counts"},
+    }))  # fmt: skip
+    grid = tmp_path / "samples.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(grid)
+    pairs = tmp_path / "memorization"
+    pairs.mkdir()
+    Image.new("RGB", (260, 142), (30, 200, 30)).save(pairs / "pair-000.png")
+    (pairs / "pairs.json").write_text(json.dumps([{"generated": 7, "png": "pair-000.png",
+        "pixels": {"train": "ada/<b>a</b>", "mirrored": True, "distance": 0.5, "threshold": 0.9,
+                   "flagged": True}}]))  # fmt: skip
+    sheet = tmp_path / "contact_sheet.png"
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(sheet)
+    return dict(
+        crop_sheet=sheet,
+        train_metrics=train_json,
+        train_plots=tmp_path / "dvclive",
+        samples=grid,
+        evaluate_metrics=evaluate_json,
+        memorization=pairs,
+    )
+
+
+def test_training_and_evaluation_sections_when_present(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports", **later_stages(tmp_path))
+    train = doc.one("section", id="train")
+    assert "has not run" not in train.text()
+    charts = {c.attrs["data-title"]: c for c in train.find_all("figure", cls="line-chart")}
+    assert len(charts) == 2
+    losses = charts["Losses"].find_all("polyline")
+    assert sorted(p.attrs["data-series"] for p in losses) == ["loss_d", "loss_g"]
+    assert all(len(p.attrs["points"].split()) == 3 for p in losses)
+    scores = next(c for t, c in charts.items() if t != "Losses").find_all("polyline")
+    assert sorted(p.attrs["data-series"] for p in scores) == ["d_fake", "d_real"]
+    assert train.one("img", cls="figure").attrs["src"].startswith("data:image/png;base64,")
+    evaluation = doc.one("section", id="evaluate")
+    headline = {tr.one("th").text(): tr for tr in evaluation.one("table", cls="numbers").children}
+    assert list(headline) == ["fid", "kid_mean", "detection.rate", "detection.rate_real",
+                              "memorization.flagged_any"]  # fmt: skip
+    fid = headline["fid"].find_all("td")
+    assert fid[0].text() == "—" and "(too few samples: FID needs 2048)" in fid[1].text()
+    assert headline["kid_mean"].find_all("td")[0].text() == "0.0123"
+    assert headline["detection.rate"].find_all("td")[0].text() == "0.25"
+    conventions = evaluation.one("table", cls="conventions").text()
+    assert "inception_resize bilinear, antialias" in conventions
+    assert "generated_images 256" in evaluation.one("table", cls="details").text()
+    pair = evaluation.one("figure", cls="stage-figure")
+    assert pair.one("img").attrs["src"].startswith("data:image/png;base64,")
+    assert "nearest training crop ada/<b>a</b> (mirrored), pixels distance 0.5 < 0.9" in (
+        pair.one("figcaption").text()
+    )
+    assert doc.one("section", id="crop").find_all("img", cls="figure")
+
+
+def test_missing_validate_output_is_a_clear_error(klass, tmp_path):
+    klass.paths["findings"].unlink()
+    with pytest.raises(ReportError, match="findings.csv does not exist; run the validate stage"):
+        render(klass, tmp_path / "reports")
+    assert not (tmp_path / "reports" / "index.html").exists()
+
+
+def test_findings_without_the_documented_columns_are_a_clear_error(klass, tmp_path):
+    klass.paths["findings"].write_text("student,file,rule\nada,a.jpg,count\n")
+    with pytest.raises(ReportError, match="no column severity, message, value, limit"):
+        render(klass, tmp_path / "reports")
+
+
+def test_thumbnail_refuses_a_decompression_bomb():
+    data = jpeg_bytes(Image.new("RGB", (400, 300)))
+    with pytest.raises(ImageError, match="megapixels"):
+        thumbnail(data, 96, max_pixels=400 * 300 - 1)
