@@ -1,19 +1,34 @@
 """The attribute tables: vocabulary from schemas/attributes.yaml, robust CSV reading, findings.
 
-Every problem becomes an `attributes` finding a student can act on. A photo needs exactly one
-valid row to be accepted: problems with one photo's row are errors on that photo; problems with
-the whole table (no table, unreadable, missing columns) are errors on the submission, and every
-photo left without a valid row gets its own error saying so. Extra columns are only warnings:
-their data is ignored, nothing is lost that the course asked for.
+Every problem becomes an `attributes` finding a student can act on, never an exception. A photo
+needs exactly one valid row to be accepted, and every photo that does not get one is named in an
+ERROR finding of its own, so the validate stage excludes it:
+
+- a problem with one row (a value outside the vocabulary, an empty cell, a row with too many
+  cells, a photo listed twice) is an ERROR on that row's photo; when the row names no photo that
+  was handed in, the ERROR is on the table (`file` = the CSV's name);
+- a problem with the whole table (none handed in, unreadable, `file` or another column missing,
+  a column twice) is an ERROR on the table (`file` = the CSV's name, or "" when there is no CSV),
+  and each photo then also gets an ERROR saying it has no usable row and why;
+- extra columns are WARNINGs on the table: their values are ignored, and nothing the course asked
+  for is lost (a misspelt column is also reported as missing, which is an error);
+- a table that is not UTF-8 is a WARNING on the table: it was read as Windows-1252 (or Latin-1),
+  which is right for what Excel writes on Windows, but accented letters may have come out wrong.
+
+Rows are matched to photos ignoring case and folders ("Photos\\IMG01.JPG" names img01.jpg); a
+name without its extension ("img01") names the one photo with that stem, since spreadsheets and
+students often drop it; a different extension ("img01.jpeg" for img01.jpg) does not match.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
@@ -25,33 +40,43 @@ from pipeline.findings import Finding, Severity
 RULE = "attributes"
 FILE = "file"
 KINDS = ("choice", "integer", "text")
+_SETTINGS = {"choice": {"values"}, "integer": {"min", "max"}, "text": {"max_length", "none"}}
+# Whole numbers as spreadsheets write them: "30", "+30", "-5", and "30.0" from a number cell.
+_INTEGER = r"^[+-]?\d+(\.0*)?$"
+# Control characters other than tab and line ends: text files have none, binary files many.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class VocabularyError(ValueError):
     """schemas/attributes.yaml cannot be used; the message says where and why."""
 
 
+class TableError(ValueError):
+    """The bytes cannot be read as a table at all; the message says why and what to do."""
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     kind: str  # choice | integer | text
-    values: tuple[str, ...] = ()
-    min: int = 0
+    values: tuple[str, ...] = ()  # choice
+    min: int = 0  # integer
     max: int = 0
-    max_length: int = 0
-    none: str = "none"
+    max_length: int = 0  # text
+    none: str = "none"  # text: the word for "nothing to describe"
 
     def allowed(self) -> str:
+        """What this column accepts, in words for a student."""
         if self.kind == "choice":
-            return ", ".join(self.values)
+            return "one of " + ", ".join(self.values)
         if self.kind == "integer":
             return f"a whole number from {self.min} to {self.max}"
-        return f"text of at most {self.max_length} characters, or {self.none!r}"
+        return f'text of at most {self.max_length} characters, or "{self.none}"'
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    columns: tuple[Column, ...]
+    columns: tuple[Column, ...]  # in the file's order, without `file`
 
     @property
     def names(self) -> list[str]:
@@ -63,37 +88,77 @@ class Vocabulary:
 
 @dataclass
 class AttributeResult:
-    # photo file -> normalised values, for the photos with exactly one valid row
+    # photo file (as in photo_files) -> column -> normalised value, for photos with one valid row
     rows: dict[str, dict[str, str]]
     findings: list[Finding] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CsvTable:
+    """A table as read: strings only, headers normalised, cells trimmed (case kept for messages)."""
+
+    frame: pd.DataFrame  # index: each row's line number in the file, as a spreadsheet counts
+    encoding: str  # utf-8, utf-16, cp1252 or latin-1
+    delimiter: str
+    long_rows: dict[int, int]  # line -> cells, for rows with more filled cells than the header
+
+
 def load_vocabulary(path: Path) -> Vocabulary:
+    """The vocabulary in `path`; VocabularyError naming the column and setting when malformed."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise VocabularyError(f"{path}: cannot be read as YAML ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
         raise VocabularyError(f"{path}: expected a mapping `columns:` of column name -> settings")
-    columns = []
-    for name, spec in data["columns"].items():
-        where = f"{path}: column {name!r}"
-        if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
-            raise VocabularyError(f"{where}: needs `kind:` one of {', '.join(KINDS)}")
-        try:
-            if spec["kind"] == "choice":
-                values = tuple(str(v).strip().lower() for v in spec["values"])
-                if not values:
-                    raise VocabularyError(f"{where}: `values` is empty")
-                columns.append(Column(name, "choice", values=values))
-            elif spec["kind"] == "integer":
-                columns.append(Column(name, "integer", min=int(spec["min"]), max=int(spec["max"])))
-            else:
-                columns.append(Column(name, "text", max_length=int(spec["max_length"]),
-                                      none=str(spec.get("none", "none")).lower()))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VocabularyError(f"{where}: missing or bad setting ({exc})") from None
-    return Vocabulary(tuple(columns))
+    if set(data) != {"columns"}:
+        extra = ", ".join(sorted(str(k) for k in set(data) - {"columns"}))
+        raise VocabularyError(f"{path}: unknown top-level key(s) {extra}; only `columns:` is read")
+    if not data["columns"]:
+        raise VocabularyError(f"{path}: `columns:` is empty")
+    return Vocabulary(tuple(_column(path, name, spec) for name, spec in data["columns"].items()))
+
+
+def _column(path: Path, name: object, spec: object) -> Column:
+    where = f"{path}: column {name!r}"
+    if not isinstance(name, str) or normalise_header(name) != name or name == FILE:
+        raise VocabularyError(
+            f"{where}: a column name is lower case with underscores, and not {FILE!r}"
+        )
+    if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
+        raise VocabularyError(f"{where}: needs `kind:` one of {', '.join(KINDS)}")
+    kind = spec["kind"]
+    unknown = set(spec) - _SETTINGS[kind] - {"kind"}
+    if unknown:
+        raise VocabularyError(
+            f"{where}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}; a {kind} "
+            f"column takes {', '.join(sorted(_SETTINGS[kind]))}"
+        )
+    if kind == "choice":
+        raw = spec.get("values")
+        if not isinstance(raw, list) or not raw:
+            raise VocabularyError(f"{where}: `values:` must be a non-empty list of words")
+        if any(isinstance(v, bool) for v in raw):
+            raise VocabularyError(
+                f'{where}: YAML read a value as true/false; put quotes around it ("yes", "no")'
+            )
+        values = tuple(str(v).strip().lower() for v in raw)
+        if "" in values or len(set(values)) != len(values):
+            raise VocabularyError(f"{where}: `values:` holds an empty or repeated word")
+        return Column(name, kind, values=values)
+    if kind == "integer":
+        low, high = spec.get("min"), spec.get("max")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)):
+            raise VocabularyError(f"{where}: needs whole numbers `min:` and `max:`")
+        if low > high:
+            raise VocabularyError(f"{where}: `min:` {low} is above `max:` {high}")
+        return Column(name, kind, min=low, max=high)
+    length, none = spec.get("max_length"), spec.get("none", "none")
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        raise VocabularyError(f"{where}: needs `max_length:`, a whole number of at least 1")
+    if not isinstance(none, str) or not none.strip():
+        raise VocabularyError(f"{where}: `none:` must be a word, such as none")
+    return Column(name, kind, max_length=length, none=none.strip().lower())
 
 
 def normalise_header(name: str) -> str:
@@ -101,64 +166,125 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-class TableError(ValueError):
-    """The CSV cannot be read as a table at all."""
+def read_attributes_csv(data: bytes) -> CsvTable:
+    """The table in `data`, or TableError saying why it is no table and what to do.
 
-
-def read_attributes_csv(data: bytes) -> tuple[pd.DataFrame, list[int], str | None]:
-    """The table as strings (headers normalised, values trimmed; case kept for messages).
-
-    Reads what spreadsheets write: a UTF-8 byte-order mark, `;` or tab delimiters, CRLF line
-    ends, quoted fields, trailing empty rows and columns, and Windows-1252 text. Returns the
-    frame, each row's line number in the file (as a spreadsheet numbers it), and a note when
-    the text was not UTF-8.
+    Reads what spreadsheets write: a UTF-8 byte-order mark, UTF-16 ("Unicode text"), Windows-1252
+    or Latin-1 when the bytes are not UTF-8, `,` `;` or tab delimiters (whichever the header
+    uses most, or Excel's `sep=;` first line), CRLF line ends, quoted fields, and empty rows and
+    empty trailing columns, which are dropped. Empty-named columns with nothing in them are
+    dropped too; ones with values are kept under the name "(column N)".
     """
-    if b"\x00" in data[:4096]:
-        raise TableError("it is not a text file (it contains binary data); save the table as "
-                         "CSV (comma-separated values) from your spreadsheet")
-    note = None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-        note = "the table is not UTF-8 and was read as Windows-1252; check accented characters"
+    text, encoding = _decode(data)
     lines = text.splitlines()
-    while lines and not lines[-1].strip(" ,;\t"):
-        lines.pop()
-    if not lines:
+    first = next((i for i, line in enumerate(lines) if line.strip(" \t,;")), None)
+    if first is None:
         raise TableError("it is empty; it needs a header row and one row per photo")
-    header_line = lines[0]
-    delimiter = max([",", ";", "\t"], key=header_line.count)
-    if header_line.count(delimiter) == 0:
-        raise TableError(f"its header {header_line[:60]!r} has only one column; separate the "
-                         "columns with commas")
-    records = list(csv.reader(lines, delimiter=delimiter))
-    header = [normalise_header(h) for h in records[0]]
+    hint = re.fullmatch(r'\s*"?sep=(.)"?\s*', lines[first])
+    if hint:
+        delimiter = hint.group(1)
+    else:
+        delimiter = max([",", ";", "\t"], key=lines[first].count)
+        if lines[first].count(delimiter) == 0:
+            raise TableError(
+                f"its header {lines[first][:60]!r} has only one column; the first row must name "
+                f"the columns ({FILE}, lip_type, ...) separated by commas"
+            )
+    records = _records(text, delimiter)[1 if hint else 0 :]
+    if not records:
+        raise TableError("it has no header row; the first row must name the columns")
+    _, header_cells = records[0]
+    header = [normalise_header(h) for h in header_cells]
     while header and header[-1] == "":  # spreadsheets export empty trailing columns
         header.pop()
     width = len(header)
-    rows, line_numbers = [], []
-    for number, record in enumerate(records[1:], start=2):
+    rows, lines_of_rows, long_rows = [], [], {}
+    for line, record in records[1:]:
         cells = [c.strip() for c in record]
         if not any(cells):
             continue
-        cells = (cells + [""] * width)[:width]
-        rows.append(cells)
-        line_numbers.append(number)
-    frame = pd.DataFrame(rows, columns=header, dtype=str) if rows else pd.DataFrame(
-        columns=header, dtype=str)
-    return frame, line_numbers, note
+        filled = len(cells) - next((i for i, c in enumerate(reversed(cells)) if c), len(cells))
+        if filled > width:
+            long_rows[line] = filled
+        rows.append((cells + [""] * width)[:width])
+        lines_of_rows.append(line)
+    frame = pd.DataFrame(
+        rows or None, columns=header, index=pd.Index(lines_of_rows, name="line"), dtype=str
+    )
+    keep = [i for i, name in enumerate(header) if name or (frame.iloc[:, i] != "").any()]
+    frame = frame.iloc[:, keep]
+    frame.columns = [
+        name or f"(column {i + 1})" for i, name in zip(keep, frame.columns, strict=True)
+    ]
+    return CsvTable(frame, encoding, delimiter, long_rows)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"PK\x03\x04"):
+        raise TableError(
+            "it is an Excel workbook (.xlsx) or a zip archive, not a CSV; in your spreadsheet "
+            "use File > Save As > CSV and hand in that file"
+        )
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise TableError("it is an old Excel workbook (.xls), not a CSV; use File > Save As > CSV")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text, encoding = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise TableError(
+                "it claims to be UTF-16 text but is not; save it again as CSV"
+            ) from None
+    else:
+        for encoding in ("utf-8-sig", "cp1252", "latin-1"):  # latin-1 decodes any bytes
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        encoding = "utf-8" if encoding == "utf-8-sig" else encoding
+    control = len(_CONTROL.findall(text))
+    if control > max(2, len(text) // 100):
+        raise TableError(
+            "it is not a text file (it holds binary data); save the table from your "
+            "spreadsheet as CSV (comma-separated values)"
+        )
+    return text, encoding
+
+
+def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for every record, blank ones left out."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out = []
+    start = 1
+    try:
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                out.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise TableError(
+            f"line {reader.line_num} cannot be read ({exc}); check its quotes"
+        ) from None
+    return out
 
 
 def build_schema(vocab: Vocabulary, present: list[str]) -> pa.DataFrameSchema:
-    """The pandera schema of the vocabulary's columns that are present in a table.
+    """The pandera schema of `file` and the vocabulary's columns present in a table.
 
-    Integers are checked as text first (`str_matches`), and the `in_range` check passes anything
-    that is not an integer, so "abc" is reported once, as not a number, and "150" once, as out
-    of range.
+    The frame it checks holds lower-cased strings, and in `file` the key of the photo a row
+    names (see check_student_attributes). Types come before values: an integer column is checked
+    as text first (`str_matches`) and its range check passes anything that is not a whole
+    number, so "abc" is reported once, as not a number, and "150" once, as out of range.
     """
-    columns: dict[str, pa.Column] = {
-        FILE: pa.Column(str, [pa.Check.str_length(min_value=1)], unique=True),
+    columns = {
+        FILE: pa.Column(
+            str,
+            [
+                pa.Check.str_length(min_value=1),
+                # not unique=True: several empty cells are each reported as empty, not as twins
+                pa.Check(lambda s: (s == "") | ~s.duplicated(keep=False), name="unique"),
+            ],
+        )
     }
     for c in vocab.columns:
         if c.name not in present:
@@ -167,9 +293,14 @@ def build_schema(vocab: Vocabulary, present: list[str]) -> pa.DataFrameSchema:
             checks = [pa.Check.isin(list(c.values))]
         elif c.kind == "integer":
             checks = [
-                pa.Check.str_matches(r"^\d+$"),
-                pa.Check(lambda s, lo=c.min, hi=c.max: ~s.str.fullmatch(r"\d+")
-                         | pd.to_numeric(s, errors="coerce").between(lo, hi), name="in_range"),
+                pa.Check.str_matches(_INTEGER),
+                pa.Check(
+                    lambda s, lo=c.min, hi=c.max: (
+                        ~s.str.fullmatch(_INTEGER)
+                        | pd.to_numeric(s, errors="coerce").between(lo, hi)
+                    ),
+                    name="in_range",
+                ),
             ]
         else:
             checks = [pa.Check.str_length(min_value=1, max_value=c.max_length)]
@@ -177,171 +308,287 @@ def build_schema(vocab: Vocabulary, present: list[str]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns)
 
 
-def check_student_attributes(student: str, csv_name: str | None, csv_bytes: bytes | None,
-                             photo_files: list[str], vocab: Vocabulary) -> AttributeResult:
+def check_student_attributes(
+    student: str,
+    csv_name: str | None,
+    csv_bytes: bytes | None,
+    photo_files: list[str],
+    vocab: Vocabulary,
+) -> AttributeResult:
     """Judge one student's table against the vocabulary and the photos handed in.
 
-    Row-to-photo matching ignores case, and a name without its extension matches the one photo
-    with that stem ("img01" for "IMG01.jpg"), since spreadsheets often drop it.
+    `rows` holds each photo in `photo_files` that has exactly one row, valid in every column;
+    every other photo has an ERROR finding with `file` = that photo (see the module docstring
+    for which finding goes where). Never raises on bad input.
     """
-    result = AttributeResult(rows={})
     table = csv_name or "attributes.csv"
-    reason = None
-    frame = None
+    result = AttributeResult(rows={})
     if csv_bytes is None:
-        reason = "there is no attributes.csv"
-        result.findings.append(Finding(
-            student, "", RULE, Severity.ERROR,
-            "no attributes.csv was handed in; add a table with one row per photo and the columns "
-            f"{FILE}, {', '.join(vocab.names)}"))
+        result.findings.append(
+            Finding(
+                student,
+                "",
+                RULE,
+                Severity.ERROR,
+                f"no {table} was handed in; add {table} with the header row "
+                f"{FILE},{','.join(vocab.names)} and one row per photo",
+                value="missing",
+                limit=table,
+            )
+        )
+        why = f"no {table} was handed in"
     else:
         try:
-            frame, lines, note = read_attributes_csv(csv_bytes)
+            read = read_attributes_csv(csv_bytes)
         except TableError as exc:
-            reason = f"{table} cannot be read"
-            result.findings.append(Finding(student, table, RULE, Severity.ERROR,
-                                           f"{table} cannot be read: {exc}"))
+            result.findings.append(
+                Finding(student, table, RULE, Severity.ERROR, f"{table} cannot be read: {exc}")
+            )
+            why = f"{table} cannot be read"
         else:
-            if note:
-                result.findings.append(Finding(student, table, RULE, Severity.WARNING, note))
-            reason = _check_table(student, table, frame, lines, photo_files, vocab, result)
-    if reason is not None or frame is None:
-        for photo in photo_files:
-            if photo not in result.rows and not _has_row_finding(result, student, photo):
-                result.findings.append(Finding(
-                    student, photo, RULE, Severity.ERROR,
-                    f"no attribute row for this photo: {reason or 'see the table finding'}"))
+            why = _check_table(student, table, read, photo_files, vocab, result)
+    for photo in photo_files:
+        if photo not in result.rows and not any(
+            f.file == photo and f.severity is Severity.ERROR for f in result.findings
+        ):
+            result.findings.append(
+                Finding(
+                    student,
+                    photo,
+                    RULE,
+                    Severity.ERROR,
+                    f"this photo has no usable attribute row because {why}; "
+                    f"fix {table} (see its finding)",
+                )
+            )
     return result
 
 
-def _has_row_finding(result: AttributeResult, student: str, photo: str) -> bool:
-    return any(f.file == photo and f.severity is Severity.ERROR for f in result.findings)
+def _check_table(
+    student: str,
+    table: str,
+    read: CsvTable,
+    photo_files: list[str],
+    vocab: Vocabulary,
+    result: AttributeResult,
+) -> str:
+    """Add the table's findings and usable rows to `result`; return why other photos lack one."""
 
+    def add(file: str, message: str, value: str = "", limit: str = "", sev=Severity.ERROR):
+        result.findings.append(Finding(student, file, RULE, sev, message, value, limit))
 
-def _check_table(student: str, table: str, frame: pd.DataFrame, lines: list[int],
-                 photo_files: list[str], vocab: Vocabulary, result: AttributeResult) -> str | None:
-    """Fill `result`; return why photos lack rows when the whole table is unusable, else None."""
-    add = result.findings.append
+    if read.encoding in ("cp1252", "latin-1"):
+        as_read = "Windows-1252" if read.encoding == "cp1252" else "Latin-1"
+        add(
+            table,
+            f"{table} is not UTF-8 and was read as {as_read}; check that accented letters came "
+            'out right, and next time save it as "CSV UTF-8"',
+            value=read.encoding,
+            limit="utf-8",
+            sev=Severity.WARNING,
+        )
+    raw = read.frame
+    present = list(raw.columns)
     expected = [FILE, *vocab.names]
-    present = list(frame.columns)
     if FILE not in present:
-        add(Finding(student, table, RULE, Severity.ERROR,
-                    f"{table} has no `{FILE}` column; its first column must name each photo",
-                    value=", ".join(present[:5]), limit=FILE))
+        add(
+            table,
+            f"{table} has no `{FILE}` column{_did_you_mean(FILE, present)}; its first column "
+            "must be `file`, holding each photo's file name",
+            value=", ".join(present[:6]),
+            limit=FILE,
+        )
         return f"{table} has no `{FILE}` column"
-    for name in expected:
-        if name not in present:
-            hint = _did_you_mean(name, present, set(expected))
-            allowed = vocab.column(name).allowed() if name != FILE else "file names"
-            add(Finding(student, table, RULE, Severity.ERROR,
-                        f"{table} has no column `{name}`{hint}; add it (allowed values: {allowed})",
-                        value="missing", limit=name))
-    for name in present:
-        if name not in expected:
-            add(Finding(student, table, RULE, Severity.WARNING,
-                        f"{table} has an extra column `{name}` that was ignored"
-                        f"{_did_you_mean(name, expected, set())}", value=name))
-    if len(set(present)) != len(present):
-        dup = next(n for n in present if present.count(n) > 1)
-        add(Finding(student, table, RULE, Severity.ERROR,
-                    f"{table} has the column `{dup}` twice; keep one", value=dup))
+    twice = sorted({n for n in present if present.count(n) > 1})
+    if twice:
+        add(
+            table,
+            f"{table} has the column `{twice[0]}` more than once (headers ignore case, spaces "
+            "and hyphens); keep one",
+            value=twice[0],
+            limit="each column once",
+        )
         return f"{table} has a repeated column"
-    raw = frame[[c for c in present if c in expected]]
-    frame = raw.apply(lambda col: col.str.lower())  # the vocabulary ignores case
+    missing = [n for n in vocab.names if n not in present]
+    extra = [n for n in present if n not in expected]
+    for name in missing:
+        add(
+            table,
+            f"{table} has no column `{name}`{_did_you_mean(name, extra)}; add it, holding "
+            f"{vocab.column(name).allowed()}",
+            value=name,
+            limit="required",
+        )
+    for name in extra:
+        # a warning: its values are ignored, nothing the course asked for is lost
+        add(
+            table,
+            f"{table} has a column `{name}` that is not in the vocabulary; its values were "
+            f"ignored{_did_you_mean(name, missing) or '; remove it'}",
+            value=name,
+            limit="not in the vocabulary",
+            sev=Severity.WARNING,
+        )
 
     photo_of = _photo_matcher(photo_files)
-    bad_rows: set[int] = set()
+    names = raw[FILE]
+    matched = {line: photo_of(name) for line, name in names.items() if name}
+    rowless = [p for p in photo_files if p not in matched.values()]
+    bad_lines: set[int] = set()
+
+    def photo_or_table(line: int) -> str:
+        return matched.get(line) or table
+
+    for line, cells in read.long_rows.items():
+        bad_lines.add(line)
+        add(
+            photo_or_table(line),
+            f"row {line} of {table} has {cells} cells but the header has {len(present)} columns; "
+            f'a value that contains "{read.delimiter}" must be put in double quotes',
+            value=str(cells),
+            limit=str(len(present)),
+        )
+
+    checked = raw[[c for c in expected if c in present]].apply(lambda col: col.str.lower())
+    # `file` holds the photo a row names, so "img01" and "IMG01.jpg" are the same photo twice
+    checked[FILE] = [
+        (matched.get(line) or name).lower() if name else "" for line, name in names.items()
+    ]
     schema = build_schema(vocab, present)
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(checked, lazy=True)
     except SchemaErrors as errors:
+        twins: dict[str, list[int]] = {}
+        reported: set[tuple[int, str]] = set()
         for case in errors.failure_cases.itertuples(index=False):
-            if case.index is None or pd.isna(case.index):
-                continue
-            i = int(case.index)
-            bad_rows.add(i)
-            name = frame.iloc[i][FILE]
-            photo = photo_of(name) or ""
             column = str(case.column)
-            add(_value_finding(student, table, lines[i], photo, column, str(case.check),
-                               str(raw.iloc[i][column]), vocab))
+            if case.index is None or pd.isna(case.index) or column not in present:
+                add(
+                    table,
+                    f"{table} breaks the check {case.check} on {column}: {case.failure_case}",
+                    value=str(case.failure_case),
+                    limit=str(case.check),
+                )
+                continue
+            line = int(case.index)
+            bad_lines.add(line)
+            number = case.check_number
+            check = (
+                str(case.check)
+                if pd.isna(number)
+                else schema.columns[column].checks[int(number)].name
+            )
+            if column == FILE and check == "unique":
+                twins.setdefault(str(case.failure_case), []).append(line)
+            elif (line, column) not in reported:
+                reported.add((line, column))
+                value = str(raw.at[line, column])
+                add(
+                    photo_or_table(line),
+                    _value_message(table, line, column, check, value, vocab, rowless),
+                    value=value,
+                    limit=vocab.column(column).allowed() if column != FILE else "a file name",
+                )
+        for lines in twins.values():
+            first = names[lines[0]]
+            add(
+                photo_or_table(lines[0]),
+                f'"{first}" is listed {len(lines)} times in {table} (rows '
+                f"{', '.join(map(str, lines))}); keep exactly one row per photo",
+                value=first,
+                limit="one row per photo",
+            )
 
-    matched = [photo_of(name) if name else None for name in frame[FILE]]
-    # a misnamed row most likely belongs to a photo that no other row names
-    rowless = [p for p in photo_files if p not in matched] or photo_files
-    seen: dict[str, int] = {}
-    for i, (name, photo) in enumerate(zip(frame[FILE], matched, strict=True)):
-        if not name:
-            continue
-        if photo is None:
-            close = difflib.get_close_matches(name, [p.lower() for p in rowless], n=1)
-            hint = f'; did you mean "{_original(close[0], rowless)}"?' if close else ""
-            add(Finding(student, table, RULE, Severity.ERROR,
-                        f'row {lines[i]} of {table} names "{name}", which was not handed in{hint}',
-                        value=name))
-            continue
-        if photo in seen:
-            continue  # pandera's uniqueness check has reported it
-        seen[photo] = i
-        if i not in bad_rows:
-            result.rows[photo] = {c: frame.iloc[i].get(c, "") for c in vocab.names}
-    for photo in photo_files:
-        if photo not in seen:
-            add(Finding(student, photo, RULE, Severity.ERROR,
-                        f"{table} has no row for this photo; add a row with {FILE} = {photo}"))
-    return None
+    for line, name in names.items():
+        if name and matched[line] is None:
+            hint = _did_you_mean(name.lower(), [p.lower() for p in rowless or photo_files])
+            for p in photo_files:  # the suggestion in the photo's own spelling
+                hint = hint.replace(f'"{p.lower()}"', f'"{p}"')
+            add(
+                table,
+                f'row {line} of {table} names "{name}", which was not handed in{hint or ""}; '
+                f"write the file name of one of your photos",
+                value=name,
+                limit="a photo handed in",
+            )
+    for photo in rowless:
+        add(
+            photo,
+            f"{table} has no row for this photo; add a row with {FILE} = {photo}",
+            value="no row",
+            limit="one row per photo",
+        )
+    if missing:
+        return f"{table} lacks the column(s) {', '.join(missing)}"
+    for line, photo in matched.items():
+        if photo is not None and line not in bad_lines:
+            values = checked.loc[line]
+            result.rows[photo] = {c: _normalised(vocab.column(c), values[c]) for c in vocab.names}
+    return "its row in the table has a problem"
 
 
-def _value_finding(student: str, table: str, line: int, photo: str, column: str, check: str,
-                   value: str, vocab: Vocabulary) -> Finding:
+def _value_message(
+    table: str,
+    line: int,
+    column: str,
+    check: str,
+    value: str,
+    vocab: Vocabulary,
+    rowless: list[str],
+) -> str:
     where = f"row {line} of {table}"
     if column == FILE:
-        if check.startswith("field_uniqueness"):
-            msg = f'"{value}" is listed more than once in {table} ({where}); keep one row per photo'
-        else:
-            msg = f"{where} has no file name; write the photo's file name in the `{FILE}` column"
-        return Finding(student, photo, RULE, Severity.ERROR, msg, value=value, limit="unique")
+        guess = (
+            f' (it is probably "{rowless[0]}", the only photo without a row)'
+            if len(rowless) == 1
+            else ""
+        )
+        return f"{where} has no file name{guess}; write the photo's file name in `{FILE}`"
     col = vocab.column(column)
     if value == "":
-        msg = f"{column} is empty in {where}; allowed: {col.allowed()}"
-    elif check.startswith("isin"):
-        hint = _did_you_mean(value.lower(), list(col.values), set())
+        return f"{where}: {column} is empty; write {col.allowed()}"
+    if check == "isin":
         article = "an" if column[0] in "aeiou" else "a"
-        msg = (f'"{value}" is not {article} {column} ({where})'
-               f'{hint or "; allowed: " + col.allowed()}')
-    elif check.startswith("str_matches"):
-        msg = f'{column} "{value}" is not a whole number ({where}); write digits, e.g. 30'
-    elif check.startswith("in_range"):
-        msg = f"{column} {value} is outside {col.min}–{col.max} ({where})"
-    else:
-        msg = f"{column} in {where} has {len(value)} characters; at most {col.max_length}"
-    return Finding(student, photo, RULE, Severity.ERROR, msg, value=value, limit=col.allowed())
+        near = _did_you_mean(value.lower(), list(col.values))
+        return f'{where}: "{value}" is not {article} {column}{near or "; write " + col.allowed()}'
+    if check == "str_matches":
+        return f'{where}: {column} "{value}" is not a whole number; write {col.allowed()}'
+    if check == "in_range":
+        return f"{where}: {column} {value} is outside {col.min}–{col.max}; write {col.allowed()}"
+    return f"{where}: {column} has {len(value)} characters, more than {col.max_length}; shorten it"
 
 
-def _did_you_mean(word: str, choices: list[str], exclude: set[str]) -> str:
-    close = difflib.get_close_matches(word, [c for c in choices if c not in exclude], n=1,
-                                      cutoff=0.6)
+def _normalised(col: Column, value: str) -> str:
+    # "30.0" and "+30" are accepted as 30; the training set stores them the one way
+    return str(int(float(value))) if col.kind == "integer" else value
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f'; did you mean "{close[0]}"?' if close else ""
 
 
-def _photo_matcher(photo_files: list[str]):
-    exact = {p.lower(): p for p in photo_files}
-    base = {PurePosixPath(p).name.lower(): p for p in photo_files}
+def _photo_matcher(photo_files: list[str]) -> Callable[[str], str | None]:
+    """A function from a row's file name to the photo it names, or None."""
+
+    def base(name: str) -> str:
+        return re.split(r"[\\/]", name)[-1]
+
+    exact = {p: p for p in photo_files}
+    lower: dict[str, list[str]] = {}
     stems: dict[str, list[str]] = {}
     for p in photo_files:
-        stems.setdefault(PurePosixPath(p).stem.lower(), []).append(p)
+        for key in {p.lower(), base(p).lower()}:
+            lower.setdefault(key, []).append(p)
+        stems.setdefault(base(p).lower().rsplit(".", 1)[0], []).append(p)
 
     def photo_of(name: str) -> str | None:
-        key = name.strip().lower()
-        if key in exact:
-            return exact[key]
-        if key in base:
-            return base[key]
-        matches = stems.get(key, [])
-        return matches[0] if len(matches) == 1 else None
+        if name in exact:
+            return name
+        short = base(name).lower()
+        for found in (lower.get(name.lower()), lower.get(short), stems.get(short)):
+            if found is not None and len(found) == 1:
+                return found[0]
+        return None  # unknown, or ambiguous (two photos differ only in case or folder)
 
     return photo_of
-
-
-def _original(lowered: str, photo_files: list[str]) -> str:
-    return next(p for p in photo_files if p.lower() == lowered)

@@ -153,11 +153,13 @@ def validate(
         )
 
     if format is Format.table:
-        console = Console(
-            file=output.open("w", encoding="utf-8") if output else sys.stdout,
-            width=160 if output else None,
-        )
-        render_table(result, console)
+        # Files and pipes get a wide table: messages are long and nobody resizes a log.
+        if output:
+            with output.open("w", encoding="utf-8") as fh:
+                render_table(result, Console(file=fh, width=160))
+        else:
+            console = Console()
+            render_table(result, console if console.is_terminal else Console(width=160))
     else:
         text = render_json(result) if format is Format.json else render_csv(result)
         if output:

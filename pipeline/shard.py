@@ -43,9 +43,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
 from PIL import Image
 
+from pipeline.attributes import VocabularyError, load_vocabulary
 from pipeline.config import ShardParams
 from pipeline.crop import read_index
 from pipeline.io import atomic_path
@@ -145,31 +145,23 @@ def make_encoding(columns: Iterable[tuple[str, str, tuple[str, ...] | tuple[floa
 
 
 def load_encoding(vocabulary_yaml: Path) -> Encoding:
-    """The condition layout for the vocabulary file (schemas/attributes.yaml), in its order.
+    """The condition layout for the vocabulary (schemas/attributes.yaml), in its order.
 
-    A column given as a list of values, or a mapping with `values`, is one-hot; one with
-    `min`/`max` is a scalar; anything else (free text) is left out.
+    A `choice` column is a one-hot block, an `integer` column one number scaled to [0, 1] over
+    its range; free `text` is left out of the condition.
     """
-    path = Path(vocabulary_yaml)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ShardError(f"the attribute vocabulary {path} cannot be read ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("columns"), dict | list):
-        data = data["columns"]
-    if isinstance(data, list):  # [{name: ..., ...}, ...]
-        data = {str(c.get("name")): c for c in data if isinstance(c, dict)}
-    if not isinstance(data, dict) or not data:
-        raise ShardError(f"{path}: expected a mapping of attribute columns")
+        vocab = load_vocabulary(vocabulary_yaml)
+    except VocabularyError as exc:
+        raise ShardError(str(exc)) from None
     columns: list[tuple[str, str, Any]] = []
-    for column, spec in data.items():
-        values = spec.get("values", spec.get("allowed")) if isinstance(spec, dict) else spec
-        if isinstance(values, list) and values:
-            columns.append((str(column), ONE_HOT, tuple(str(v).strip().lower() for v in values)))
-        elif isinstance(spec, dict) and "min" in spec and "max" in spec:
-            columns.append((str(column), SCALAR, (spec["min"], spec["max"])))
+    for c in vocab.columns:
+        if c.kind == "choice":
+            columns.append((c.name, ONE_HOT, c.values))
+        elif c.kind == "integer":
+            columns.append((c.name, SCALAR, (c.min, c.max)))
         else:
-            columns.append((str(column), "text", ()))
+            columns.append((c.name, "text", ()))
     return make_encoding(columns)
 
 

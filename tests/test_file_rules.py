@@ -99,8 +99,8 @@ def test_duplicates_within_and_across_students(tmp_path):
     assert "near-identical copy of a1.jpg" in within.message
     assert within.value.startswith("hash distance")
     across_ada, across_bob = dups[("ada", "a3.jpg")], dups[("bob", "b2.jpg")]
-    assert "bob also handed in (bob/b2.jpg)" in across_ada.message
-    assert "ada also handed in (ada/a3.jpg)" in across_bob.message
+    assert "bob handed in an identical file of this photo (bob/b2.jpg)" in across_ada.message
+    assert "ada handed in an identical file of this photo (ada/a3.jpg)" in across_bob.message
     assert across_bob.value == "identical bytes"
 
 

@@ -42,12 +42,12 @@ def duplicate(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
         me, other = photos[i], photos[j]
         where = f"{other.student}/{other.file}"
         if distance == 0 and me.sha256 == other.sha256:
-            how, value = "the same file", "identical bytes"
+            how, value = "an identical file", "identical bytes"
         else:
             how, value = "a near-identical copy", f"hash distance {distance}"
         if other.student != me.student:
             msg = (
-                f"{how} of a photo that {other.student} also handed in ({where}); "
+                f"{other.student} handed in {how} of this photo ({where}); "
                 "every photo must be your own and appear once"
             )
         else:
