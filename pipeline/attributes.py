@@ -22,6 +22,7 @@ students often drop it; a different extension ("img01.jpeg" for img01.jpg) does 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
@@ -235,13 +236,14 @@ def _decode(data: bytes) -> tuple[str, str]:
                 "it claims to be UTF-16 text but is not; save it again as CSV"
             ) from None
     else:
-        for encoding in ("utf-8-sig", "cp1252", "latin-1"):  # latin-1 decodes any bytes
+        # a UTF-8 mark on a file that is not UTF-8 after all (edited later by another program)
+        body = data.removeprefix(codecs.BOM_UTF8)
+        for encoding in ("utf-8", "cp1252", "latin-1"):  # latin-1 decodes any bytes
             try:
-                text = data.decode(encoding)
+                text = body.decode(encoding)
                 break
             except UnicodeDecodeError:
                 continue
-        encoding = "utf-8" if encoding == "utf-8-sig" else encoding
     control = len(_CONTROL.findall(text))
     if control > max(2, len(text) // 100):
         raise TableError(
@@ -449,11 +451,13 @@ def _check_table(
             limit=str(len(present)),
         )
 
-    checked = raw[[c for c in expected if c in present]].apply(lambda col: col.str.lower())
+    checked = pd.DataFrame({c: raw[c].str.lower() for c in expected if c in present})
     # `file` holds the photo a row names, so "img01" and "IMG01.jpg" are the same photo twice
-    checked[FILE] = [
-        (matched.get(line) or name).lower() if name else "" for line, name in names.items()
-    ]
+    checked[FILE] = pd.Series(
+        [(matched.get(line) or name).lower() if name else "" for line, name in names.items()],
+        index=raw.index,
+        dtype=str,
+    )
     schema = build_schema(vocab, present)
     try:
         schema.validate(checked, lazy=True)
@@ -490,6 +494,7 @@ def _check_table(
                     limit=vocab.column(column).allowed() if column != FILE else "a file name",
                 )
         for lines in twins.values():
+            lines.sort()
             first = names[lines[0]]
             add(
                 photo_or_table(lines[0]),
@@ -501,13 +506,17 @@ def _check_table(
 
     for line, name in names.items():
         if name and matched[line] is None:
-            hint = _did_you_mean(name.lower(), [p.lower() for p in rowless or photo_files])
-            for p in photo_files:  # the suggestion in the photo's own spelling
-                hint = hint.replace(f'"{p.lower()}"', f'"{p}"')
+            # a misnamed row most likely belongs to a photo that no row names
+            close = _closest(name, rowless or photo_files)
+            if close:
+                fix = f'did you mean "{close}"?'
+            elif len(rowless) == 1:
+                fix = f'is it "{rowless[0]}", the only photo without a row?'
+            else:
+                fix = "write the name of one of your photos"
             add(
                 table,
-                f'row {line} of {table} names "{name}", which was not handed in{hint or ""}; '
-                f"write the file name of one of your photos",
+                f'row {line} of {table} names "{name}", which was not handed in; {fix}',
                 value=name,
                 limit="a photo handed in",
             )
@@ -564,8 +573,15 @@ def _normalised(col: Column, value: str) -> str:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
+    close = _closest(word, choices)
+    return f'; did you mean "{close}"?' if close else ""
+
+
+def _closest(word: str, choices: list[str]) -> str | None:
+    """The choice most like `word` ignoring case, in its own spelling; None when none is close."""
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
 
 
 def _photo_matcher(photo_files: list[str]) -> Callable[[str], str | None]:

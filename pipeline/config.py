@@ -99,12 +99,26 @@ class ShardParams:
 
 @dataclass(frozen=True)
 class TrainParams:
-    model: str = "dcgan"
-    resolution: int = 64
+    """A real run's defaults (DCGAN 64 x 64, the PyTorch example's optimiser); pipeline/train.py
+    says what each does. The demo's params.yaml shrinks them to train on the CPU in seconds."""
+
+    model: str = "dcgan"  # mlp (vanilla) | dcgan | cdcgan (conditioned on the attributes)
+    resolution: int = 64  # power of two, 16..256
     latent_dim: int = 100
-    steps: int = 2000
-    batch_size: int = 64
+    g_width: int = 64  # generator channels at full resolution (the example's ngf)
+    d_width: int = 64  # discriminator channels at full resolution (ndf)
+    loss: str = "bce"  # bce (the seeds') | hinge
+    spectral_norm: bool = False  # in the discriminator (drops its BatchNorm)
+    diffaugment: str = "color,translation,cutout"  # "" = off
+    ema_decay: float = 0.999  # moving average of G's weights; 0 = off
+    steps: int = 20000  # optimiser steps (one D and one G update each)
+    batch_size: int = 64  # global: split across torchrun processes
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    log_every: int = 100  # steps between logged means (and host synchronisations)
+    checkpoint_every: int = 1000  # steps between atomic checkpoints
     seed: int = 0
+    device: str = "auto"  # auto = cuda when there is one (cuda:LOCAL_RANK under torchrun)
 
 
 @dataclass(frozen=True)

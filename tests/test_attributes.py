@@ -103,10 +103,11 @@ def test_excel_sep_line_and_utf16_tab_separated_text():
     assert result.findings == [] and set(result.rows) == set(PHOTOS)
 
 
-def test_windows_1252_table_is_read_with_a_warning():
+@pytest.mark.parametrize("bom", [False, True])
+def test_windows_1252_table_is_read_with_a_warning(bom):
     rows = valid_rows()
     rows[0][COL["identification_mark"]] = "Narbe über der Braue – links"
-    result = check(table(rows, encoding="cp1252"))
+    result = check(table(rows, encoding="cp1252", bom=bom))
     assert set(result.rows) == set(PHOTOS)
     assert [(f.file, f.severity, f.value) for f in result.findings] == [
         ("attributes.csv", Severity.WARNING, "cp1252")
@@ -148,7 +149,7 @@ def test_age_type_is_checked_before_its_range():
 
 def test_rows_and_photos_that_do_not_match():
     photos = [*PHOTOS, "IMG05.JPG", "img06.jpg"]
-    names = ["img01.jpg", "IMG02", "img04.jpg", "IMG01.JPG", "Photos\\img05.jpg", "img06.jpeg"]
+    names = ["img01.jpg", "IMG02", "imgO3.jpg", "IMG01.JPG", "Photos\\img05.jpg", "img06.jpeg"]
     result = check(table(valid_rows(names)), photos=photos)
     (twice,) = on(result, "img01.jpg")
     assert twice.message == (
@@ -156,10 +157,9 @@ def test_rows_and_photos_that_do_not_match():
         "keep exactly one row per photo"
     )
     unknown = {f.value: f.message for f in on(result, "attributes.csv")}
-    # the suggestion is among the photos that no row names: img03.jpg, img06.jpg
-    assert (
-        'names "img04.jpg", which was not handed in; did you mean "img03.jpg"?'
-        in (unknown["img04.jpg"])
+    assert unknown["imgO3.jpg"] == (
+        'row 4 of attributes.csv names "imgO3.jpg", which was not handed in; '
+        'did you mean "img03.jpg"?'
     )
     assert 'did you mean "img06.jpg"?' in unknown["img06.jpeg"]  # other extension: no match
     assert (
@@ -168,6 +168,12 @@ def test_rows_and_photos_that_do_not_match():
     )
     # without case, folders or (for a unique stem) the extension, the row names the photo
     assert set(result.rows) == {"img02.jpg", "IMG05.JPG"}
+
+
+def test_a_far_misnamed_row_points_at_the_only_photo_without_one():
+    result = check(table(valid_rows(["img01.jpg", "img02.jpg", "holiday.jpg"])))
+    (row,) = on(result, "attributes.csv")
+    assert row.message.endswith('is it "img03.jpg", the only photo without a row?')
 
 
 def test_missing_and_extra_columns():

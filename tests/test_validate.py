@@ -84,3 +84,19 @@ def test_outputs(tmp_path):
     assert metrics["rules"]["too_small"] == 1 and metrics["findings"]["error"] >= 1
     findings = list(csv.DictReader((out / "findings.csv").open()))
     assert any(f["rule"] == "too_small" and f["file"] == "p3.jpg" for f in findings)
+
+
+def test_exif_rotated_phone_portrait_passes(tmp_path):
+    """Stored sideways with orientation 6, as phones do: turned upright before detection."""
+    root = tmp_path / "subs"
+    upright = face().resize((900, 700), Image.Resampling.LANCZOS)  # landscape, so w≠h
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the viewer rotates it 90° clockwise
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what the sensor wrote
+    write_student(root, "ada", {"phone.jpg": jpeg_bytes(stored, exif=exif.tobytes())})
+    result = run(root, tmp_path / "cache", images_per_student=1)
+    errors = [f for f in result.findings if f.severity.value == "error"]
+    assert errors == []
+    photo = result.accepted()[0]
+    assert (photo.width, photo.height) == upright.size
+    assert abs(photo.main_face.pose.roll) < 8

@@ -1,0 +1,412 @@
+"""The train stage: shards -> a generator, its training curves, samples and a resumable state.
+
+`run_train` reads the train split (`pipeline.gan.data`), trains (`pipeline.gan.loop`) for
+`train.steps` steps and writes, into the folders it is given:
+
+- `out_dir/generator.pt`: the generator (the EMA weights when `ema_decay` > 0) with what is
+  needed to rebuild it; `pipeline.gan.checkpoint.load_generator` reads it.
+- `out_dir/checkpoint.pt`: every `checkpoint_every` steps and at the end, atomically: G, D, both
+  optimisers, the EMA, every rank's RNG state, the step, the fingerprint of the settings and
+  data. `resume=True` continues from it when the fingerprint matches (only `steps`,
+  `log_every`, `checkpoint_every` and `device` may differ: raising `steps` and resuming
+  continues a finished run); otherwise the run starts afresh and says why.
+- `plots_dir` (a dvclive folder): the series `g_loss`, `d_loss`, `real_score`, `fake_score`
+  (means over every `log_every` steps) and `epoch/g_loss`, ... (means over each epoch), both
+  against the step, in `plots/metrics/*.tsv` that `dvc plots show` draws; images in
+  `plots/images/`: `samples.png` (the latest grid, from a fixed latent batch, refreshed at the
+  end of an epoch at most every `log_every` steps), `samples/<step>.png` (a few of them kept:
+  the 1st, 2nd, 4th, 8th... and the last) and `loss_curves.png`.
+- `metrics_path`: the final losses and scores, throughput and the run's facts (JSON).
+
+Scores: real_score / fake_score are the mean probability D gives real / generated images
+(sigmoid of its logit; for the hinge loss that logit is not a calibrated probability, but above
+0.5 still means "real"). Both near 0.5 is the equilibrium; real_score near 1 with fake_score near
+0 means D is winning.
+
+Under `torchrun` (WORLD_SIZE > 1) the same call trains with DistributedDataParallel: NCCL on
+GPUs (one per process, cuda:LOCAL_RANK), gloo on CPUs; rank 0 alone logs and writes files;
+all ranks read the shards and the checkpoint, so they must be on a shared file system.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from PIL import Image
+
+from pipeline.config import TrainParams, as_dict
+from pipeline.gan import TrainError
+from pipeline.gan.checkpoint import load_checkpoint, save_checkpoint, save_generator
+from pipeline.gan.data import RESIZE, TrainSet, load_train_set
+from pipeline.gan.diffaugment import parse_policy
+from pipeline.gan.loop import STATS, Rank, Trainer
+from pipeline.gan.losses import get_loss
+from pipeline.gan.networks import CONDITIONAL, ModelSpec, count_parameters
+from pipeline.io import atomic_path
+
+GRID = 64  # images in a sample grid (8 x 8)
+GENERATOR = "generator.pt"
+CHECKPOINT = "checkpoint.pt"
+# Settings that may change between a checkpoint and its resumption.
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "checkpoint_every", "device"})
+
+__all__ = ["TrainError", "run_train"]
+
+
+def run_train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
+              params: TrainParams, resume: bool = False,
+              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train as the module docstring says; returns the metrics written to `metrics_path`.
+
+    TrainError (a ValueError) with an actionable message for bad settings or inputs. `log`
+    receives progress lines (rank 0 only; default: stderr).
+    """
+    check_params(params)
+    rank, device, owns_group = _setup_device(params.device)
+    say = (log or _stderr) if rank.main else (lambda _: None)
+    try:
+        return _train(Path(shards_dir), Path(out_dir), Path(metrics_path), Path(plots_dir),
+                      params, resume, rank, device, say)
+    finally:
+        if owns_group:
+            dist.destroy_process_group()
+
+
+def check_params(params: TrainParams) -> None:
+    """TrainError for settings that cannot work, before anything is read or built."""
+    problems = []
+    for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
+        if getattr(params, name) < 1:
+            problems.append(f"train.{name} must be at least 1, got {getattr(params, name)}")
+    if not params.lr > 0:
+        problems.append(f"train.lr must be positive, got {params.lr}")
+    if len(params.betas) != 2 or not all(0 <= b < 1 for b in params.betas):
+        problems.append(f"train.betas must be two numbers in [0, 1), got {list(params.betas)}")
+    if not 0 <= params.ema_decay < 1:
+        problems.append(f"train.ema_decay must be in [0, 1) (0 = off), got {params.ema_decay}")
+    try:
+        get_loss(params.loss)
+        parse_policy(params.diffaugment)
+        ModelSpec(params.model, params.resolution, params.latent_dim, params.g_width,
+                  params.d_width, 1 if params.model in CONDITIONAL else 0).check()
+    except ValueError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise TrainError("; ".join(problems))
+
+
+def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
+           params: TrainParams, resume: bool, rank: Rank, device: torch.device,
+           say: Callable[[str], None]) -> dict[str, Any]:
+    started = time.perf_counter()
+    data = load_train_set(shards_dir, params.resolution)
+    conditional = params.model in CONDITIONAL
+    spec = ModelSpec(params.model, params.resolution, params.latent_dim, params.g_width,
+                     params.d_width, data.conditions.shape[1] if conditional else 0,
+                     params.spectral_norm)
+    try:
+        trainer = Trainer(spec, params, data, device, rank)
+    except ValueError as exc:
+        raise TrainError(str(exc)) from None
+    fingerprint = _fingerprint(params, data)
+    checkpoint_path = out_dir / CHECKPOINT
+    state = _resumable(checkpoint_path, fingerprint, params, device, say) if resume else None
+    resumed_from = None
+    history: dict[str, Any] = {"window": [0, [0.0] * len(STATS)], "epoch": [0, [0.0] * len(STATS)],
+                               "grids": 0, "last_grid": 0}
+    if state is not None:
+        trainer.load_state_dict(state)
+        resumed_from = trainer.step
+        history = state.get("history", history)
+        say(f"train: resuming from step {resumed_from} of {params.steps} ({checkpoint_path})")
+
+    say(f"train: {spec.model} {spec.resolution}x{spec.resolution}, {len(data.images)} images "
+        f"of {data.students} students, batch {params.batch_size} on {device}"
+        f"{' x ' + str(rank.world) + ' processes' if rank.world > 1 else ''}, "
+        f"{'bf16' if trainer.amp else 'fp32'}, {trainer.steps_per_epoch} steps per epoch")
+    fixed_z = torch.randn(GRID, spec.latent_dim,
+                          generator=torch.Generator().manual_seed(params.seed))
+    fixed_c = (data.conditions[torch.arange(GRID) % len(data.conditions)]
+               if conditional else None)
+    live = _open_live(plots_dir, resumed_from) if rank.main else None
+    logger = _Logger(live, trainer, params, history, say)
+    loop_start, first_step = time.perf_counter(), trainer.step
+    while trainer.step < params.steps:
+        trainer.train_step()
+        step = trainer.step
+        final = step == params.steps
+        if step % params.log_every == 0 or step % params.checkpoint_every == 0 or final:
+            logger.take(trainer.flush(), final)
+        epoch_end = step % trainer.steps_per_epoch == 0
+        if final or (epoch_end and step - history["last_grid"] >= params.log_every):
+            history["grids"] += 1
+            history["last_grid"] = step
+            if rank.main:
+                _log_grid(live, trainer.sample(fixed_z, fixed_c), step,
+                          keep=final or _power2(history["grids"]))
+        if step % params.checkpoint_every == 0 or final:
+            checkpoint = trainer.state_dict()  # collective: every rank's RNG state
+            if rank.main:
+                save_checkpoint({**checkpoint, "fingerprint": fingerprint,
+                                 "history": logger.history}, checkpoint_path)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - loop_start
+    images_per_second = (trainer.step - first_step) * params.batch_size / max(seconds, 1e-9)
+
+    metrics = {
+        "model": spec.model,
+        "resolution": spec.resolution,
+        "latent_dim": spec.latent_dim,
+        "condition_dim": spec.condition_dim,
+        "steps": trainer.step,
+        "epochs": round(trainer.step / trainer.steps_per_epoch, 3),
+        "resumed_from": resumed_from,
+        "images": len(data.images),
+        "students": data.students,
+        "stored_size": data.stored_size,
+        "resize": RESIZE,
+        **{name: round(value, 6) for name, value in logger.last.items()},
+        "images_per_second": round(images_per_second, 1),
+        "train_seconds": round(seconds, 2),
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "device": _device_name(device),
+        "processes": rank.world,
+        "precision": "bf16" if trainer.amp else "fp32",
+        "parameters": {"generator": count_parameters(trainer.g),
+                       "discriminator": count_parameters(trainer.d)},
+        "sampled_with_ema": trainer.ema is not None,
+    }
+    if rank.main:
+        save_generator(trainer.sampler(), spec, out_dir / GENERATOR,
+                       data.encoding if conditional else None, trainer.ema is not None,
+                       trainer.step, _jsonable(as_dict(params)))
+        assert live is not None
+        live.log_image("loss_curves.png", _loss_curves(plots_dir))
+        live.end()
+        with atomic_path(metrics_path) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        say(f"train: {trainer.step} steps, {images_per_second:.0f} img/s; "
+            f"g_loss {metrics.get('g_loss')}, d_loss {metrics.get('d_loss')}; "
+            f"{out_dir / GENERATOR}")
+    return metrics
+
+
+class _Logger:
+    """Turns flushed per-step rows into window and epoch means, for dvclive and the console.
+
+    `history` (the partial window and epoch) travels in checkpoints so that the means around a
+    resumption are the same as without one.
+    """
+
+    def __init__(self, live: Any, trainer: Trainer, params: TrainParams,
+                 history: dict[str, Any], say: Callable[[str], None]) -> None:
+        self.live, self.trainer, self.params, self.say = live, trainer, params, say
+        self.history = history
+        self.last: dict[str, float] = {}
+        self.clock = (time.perf_counter(), trainer.step)
+
+    def take(self, rows: list[tuple[int, list[float]]], final: bool) -> None:
+        spe = self.trainer.steps_per_epoch
+        window, epoch = self.history["window"], self.history["epoch"]
+        for index, values in rows:
+            step = index + 1  # steps done after this one
+            window[0] += 1
+            window[1] = [a + v for a, v in zip(window[1], values, strict=True)]
+            epoch[0] += 1
+            epoch[1] = [a + v for a, v in zip(epoch[1], values, strict=True)]
+            if step % spe == 0 or (final and step == self.trainer.step):
+                self._log(step, "epoch/", [a / epoch[0] for a in epoch[1]])
+                self.history["epoch"] = epoch = [0, [0.0] * len(STATS)]
+            if step % self.params.log_every == 0 or (final and step == self.trainer.step):
+                means = [a / window[0] for a in window[1]]
+                self._log(step, "", means)
+                self.last = dict(zip(STATS, means, strict=True))
+                self._report(step, means)
+                self.history["window"] = window = [0, [0.0] * len(STATS)]
+        if self.live is not None:
+            self.live.make_summary()
+
+    def _log(self, step: int, prefix: str, means: list[float]) -> None:
+        if self.live is None:
+            return
+        self.live.step = step
+        for name, value in zip(STATS, means, strict=True):
+            self.live.log_metric(prefix + name, value)
+
+    def _report(self, step: int, means: list[float]) -> None:
+        now, before = time.perf_counter(), self.clock
+        rate = (step - before[1]) * self.params.batch_size / max(now - before[0], 1e-9)
+        self.clock = (now, step)
+        text = ", ".join(f"{n} {v:.4f}" for n, v in zip(STATS, means, strict=True))
+        epoch = step / self.trainer.steps_per_epoch
+        self.say(f"step {step}/{self.params.steps} (epoch {epoch:.1f}): {text}; {rate:.0f} img/s")
+
+
+# ---------------------------------------------------------------------- setup
+
+
+def _setup_device(preference: str) -> tuple[Rank, torch.device, bool]:
+    """This process's rank and device; joins the torchrun group when WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    try:
+        wanted = torch.device("cuda" if preference == "auto" else preference)
+    except RuntimeError:
+        raise TrainError(f"train.device must be auto, cpu, cuda or cuda:N, got {preference!r}"
+                         ) from None
+    if wanted.type == "cuda" and not torch.cuda.is_available():
+        if preference != "auto":
+            raise TrainError(f"train.device is {preference} but no GPU is visible; use auto or "
+                             "cpu")
+        wanted = torch.device("cpu")
+    if world <= 1:
+        return Rank(), wanted, False
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", local) if wanted.type == "cuda" else torch.device("cpu")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Rank(rank, world), device, owns
+
+
+def _fingerprint(params: TrainParams, data: TrainSet) -> dict[str, Any]:
+    settings = {k: v for k, v in as_dict(params).items() if k not in RESUMABLE_CHANGES}
+    return _jsonable({"params": settings, "data": data.fingerprint})
+
+
+def _resumable(path: Path, fingerprint: dict[str, Any], params: TrainParams,
+               device: torch.device, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """The checkpoint at `path` when it can be continued; None (and the reason said) if not."""
+    if not path.is_file():
+        say(f"train: no checkpoint at {path}; starting afresh")
+        return None
+    try:
+        state = load_checkpoint(path, device)
+    except TrainError as exc:
+        say(f"train: {exc}; starting afresh")
+        return None
+    old = state.get("fingerprint", {})
+    if old.get("data") != fingerprint["data"]:
+        say("train: the training data changed since the checkpoint; starting afresh")
+        return None
+    changed = sorted(k for k in fingerprint["params"]
+                     if old.get("params", {}).get(k) != fingerprint["params"][k])
+    if changed:
+        say(f"train: train.{', train.'.join(changed)} changed since the checkpoint; "
+            "starting afresh")
+        return None
+    if int(state["step"]) > params.steps:
+        say(f"train: the checkpoint is at step {state['step']}, past train.steps "
+            f"({params.steps}); starting afresh")
+        return None
+    return state
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples to lists and so on, so that the value survives torch.load(weights_only=True)
+    and compares equal after a round trip."""
+    return json.loads(json.dumps(value))
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return "cpu"
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- dvclive and images
+
+
+def _open_live(plots_dir: Path, resumed_from: int | None) -> Any:
+    from dvclive import Live
+
+    if resumed_from is not None:
+        _trim_series(plots_dir, resumed_from)
+    # dvcyaml=False: dvc.yaml is the project's own, not dvclive's to rewrite.
+    return Live(str(plots_dir), resume=resumed_from is not None, dvcyaml=False,
+                save_dvc_exp=False)
+
+
+def _trim_series(plots_dir: Path, last_step: int) -> None:
+    """Drop points logged after `last_step`: a killed run may have logged past its last
+    checkpoint, and the resumed run logs those steps again."""
+    for path in (plots_dir / "plots" / "metrics").rglob("*.tsv"):
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.reader(fh, delimiter="\t"))
+            col = rows[0].index("step")
+            kept = [rows[0]] + [r for r in rows[1:] if len(r) > col and int(r[col]) <= last_step]
+        except (OSError, IndexError, ValueError):
+            continue  # not a series of ours; dvclive will append to it or start it anew
+        with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh, delimiter="\t", lineterminator="\n").writerows(kept)
+
+
+def _power2(n: int) -> bool:
+    return n & (n - 1) == 0
+
+
+def _log_grid(live: Any, images: torch.Tensor, step: int, keep: bool) -> None:
+    grid = grid_image(images)
+    live.log_image("samples.png", grid)
+    if keep:
+        live.log_image(f"samples/{step:07d}.png", grid)
+
+
+def grid_image(images: torch.Tensor, padding: int = 2) -> Image.Image:
+    """uint8 N x 3 x H x W -> one RGB image, about square, white gaps."""
+    n, _, h, w = images.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = torch.full((3, rows * (h + padding) + padding, cols * (w + padding) + padding), 255,
+                        dtype=torch.uint8)
+    for i, image in enumerate(images):
+        y, x = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
+        canvas[:, y:y + h, x:x + w] = image
+    return Image.fromarray(canvas.permute(1, 2, 0).numpy(), "RGB")
+
+
+def _loss_curves(plots_dir: Path) -> Image.Image:
+    """Losses and scores against the step, from the logged series, as one PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    series = {}
+    for name in STATS:
+        path = plots_dir / "plots" / "metrics" / f"{name}.tsv"
+        if path.is_file():
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh, delimiter="\t"))
+            series[name] = ([int(r["step"]) for r in rows], [float(r[name]) for r in rows])
+    fig = Figure(figsize=(9, 3.5), dpi=100)
+    FigureCanvasAgg(fig)
+    for ax, names, title in ((fig.add_subplot(1, 2, 1), STATS[:2], "Losses"),
+                             (fig.add_subplot(1, 2, 2), STATS[2:], "D(x) and D(G(z))")):
+        for name in names:
+            if name in series:
+                ax.plot(*series[name], label=name)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
