@@ -50,7 +50,7 @@ def render_table(result: ValidationResult, console: Console) -> None:
     m = result.metrics()
     console.print(
         f"{m['students']} students, {m['photos']} photos: {m['accepted']} accepted, "
-        f"{m['findings']['error']} errors, {m['findings']['warning']} warnings."
+        f"{m['findings']['errors']} errors, {m['findings']['warnings']} warnings."
     )
 
 

@@ -89,7 +89,8 @@ class ValidationResult:
             "accepted": accepted,
             "rejected": len(self.photos) - accepted,
             "acceptance_rate": round(accepted / len(self.photos), 4) if self.photos else 0.0,
-            "findings": {sev.value: by_severity.get(sev.value, 0) for sev in Severity},
+            # plural keys: DVC reads a key named "error" as a failure to load the file
+            "findings": {f"{sev.value}s": by_severity.get(sev.value, 0) for sev in Severity},
             "rules": {rule: by_rule.get(rule, 0) for rule in [*rule_ids(), "submission"]},
         }
 

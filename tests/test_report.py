@@ -210,7 +210,7 @@ def make_class(tmp_path: Path) -> ClassFiles:
     write_csv(paths["accepted"], accepted_columns, accepted_rows)
     paths["validate_metrics"].write_text(json.dumps({
         "students": 2, "photos": 6, "accepted": 2, "rejected": 4, "acceptance_rate": 0.3333,
-        "findings": {"error": 6, "warning": 2, "info": 1},
+        "findings": {"errors": 6, "warnings": 2, "infos": 1},
         "rules": {"count": 1, "duplicate": 2, "too_small": 1, "corrupt": 1, "expression": 1,
                   "attributes": 1, "no_face": 0},
     }))  # fmt: skip

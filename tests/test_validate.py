@@ -81,7 +81,7 @@ def test_outputs(tmp_path):
     assert p1["eye_colour"] == "blue" and p1["age"] == "70"
     metrics = json.loads((out / "validate.json").read_text())
     assert metrics["photos"] == 3 and metrics["accepted"] == 2
-    assert metrics["rules"]["too_small"] == 1 and metrics["findings"]["error"] >= 1
+    assert metrics["rules"]["too_small"] == 1 and metrics["findings"]["errors"] >= 1
     findings = list(csv.DictReader((out / "findings.csv").open()))
     assert any(f["rule"] == "too_small" and f["file"] == "p3.jpg" for f in findings)
 
