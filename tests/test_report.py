@@ -445,3 +445,50 @@ def test_thumbnail_refuses_a_decompression_bomb():
     data = jpeg_bytes(Image.new("RGB", (400, 300)))
     with pytest.raises(ImageError, match="megapixels"):
         thumbnail(data, 96, max_pixels=400 * 300 - 1)
+
+
+def test_report_of_the_demo_class(tmp_path):
+    """The real chain on data/submissions/: ingest and validate write their files, then report."""
+    from pipeline.attributes import load_vocabulary
+    from pipeline.config import load_params
+    from pipeline.ingest import ingest, write_manifest
+    from pipeline.validate import validate, write_outputs
+    from tests.conftest import DEMO, ROOT, SCHEMA
+
+    params = load_params(ROOT / "params.yaml")
+    manifest = ingest(DEMO, params.ingest)
+    result = validate(DEMO, manifest, params.validate, load_vocabulary(SCHEMA), tmp_path / "cache")
+    interim = tmp_path / "interim"
+    write_manifest(manifest, interim / "manifest.csv", interim / "ingest_findings.csv")
+    write_outputs(result, interim / "findings.csv", interim / "accepted.csv", interim / "v.json")
+    index = run_report(
+        params.report,
+        manifest=interim / "manifest.csv",
+        findings=interim / "findings.csv",
+        accepted=interim / "accepted.csv",
+        validate_metrics=interim / "v.json",
+        submissions_root=DEMO,
+        out_dir=tmp_path / "reports",
+    )
+    doc = parse(index.read_text(encoding="utf-8"))
+
+    shown = [
+        (sec.attrs["data-student"], fig)
+        for sec in doc.find_all("section", cls="student")
+        for fig in sec.find_all("figure", cls="photo")
+    ]
+    assert sorted((s, f.attrs["data-file"]) for s, f in shown) == sorted(
+        (p.student, p.file) for p in result.photos
+    )
+    assert all(len(f.find_all(cls="thumb")) == 1 for _, f in shown)
+    rows = {
+        r.attrs["data-student"]: [td.text() for td in r.find_all("td")]
+        for r in doc.one("table", id="overview-table").find_all("tr")
+        if "data-student" in r.attrs
+    }
+    summary = result.summary()
+    for student, cells in rows.items():
+        assert cells[1:3] == [str(summary[student]["photos"]), str(summary[student]["accepted"])]
+    text = doc.text()
+    for rule in ("no_face", "not_jpeg", "corrupt", "duplicate", "grayscale", "attributes"):
+        assert rule in text
