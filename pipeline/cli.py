@@ -257,6 +257,15 @@ def report(
     crop_sheet: Annotated[Path, typer.Option(help="Contact sheet of the crops.")] = Path(
         "data/processed/crops/contact_sheet.png"
     ),
+    train_metrics: Annotated[Path, typer.Option(help="Metrics of train.")] = Path(
+        "metrics/train.json"
+    ),
+    train_plots: Annotated[Path, typer.Option(help="dvclive folder of train.")] = Path(
+        "plots/train"
+    ),
+    evaluate_metrics: Annotated[Path, typer.Option(help="Metrics of evaluate.")] = Path(
+        "metrics/evaluate.json"
+    ),
     out_dir: Annotated[Path, typer.Option(help="Where index.html goes.")] = Path("reports"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -274,8 +283,43 @@ def report(
             submissions_root=submissions,
             out_dir=out_dir,
             crop_sheet=_existing(crop_sheet),
+            train_metrics=_existing(train_metrics),
+            train_plots=_existing(train_plots),
+            samples=_existing(train_plots / "plots" / "images" / "samples.png"),
+            evaluate_metrics=_existing(evaluate_metrics),
+            memorization=_existing(out_dir / "memorization"),
         )
     err.print(f"report: {page}")
+
+
+@app.command()
+def train(
+    shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
+        "data/processed/shards"
+    ),
+    out_dir: Annotated[Path, typer.Option(help="Where generator.pt and checkpoint.pt go.")] = Path(
+        "models"
+    ),
+    metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
+        "metrics/train.json"
+    ),
+    plots: Annotated[Path, typer.Option(help="dvclive folder: curves and sample grids.")] = Path(
+        "plots/train"
+    ),
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue from models/checkpoint.pt when its settings still match."
+        ),
+    ] = False,
+    params_file: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Train the GAN (train.model); on a GPU when there is one. Under torchrun: several GPUs."""
+    from pipeline.train import run_train
+
+    params = _params(params_file)
+    with stage_errors():
+        run_train(shards, out_dir, metrics, plots, params.train, resume=resume, log=err.print)
 
 
 @app.command()

@@ -100,7 +100,7 @@ class ShardParams:
 @dataclass(frozen=True)
 class TrainParams:
     """A real run's defaults (DCGAN 64 x 64, the PyTorch example's optimiser); pipeline/train.py
-    says what each does. The demo's params.yaml shrinks them to train on the CPU in seconds."""
+    says what the stage writes. The demo's params.yaml shrinks them to train on a CPU in seconds."""
 
     model: str = "dcgan"  # mlp (vanilla) | dcgan | cdcgan (conditioned on the attributes)
     resolution: int = 64  # power of two, 16..256

@@ -121,10 +121,13 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
         raise TrainError(str(exc)) from None
     fingerprint = _fingerprint(params, data)
     checkpoint_path = out_dir / CHECKPOINT
+    if rank.main:
+        for stale in out_dir.glob(".*.pt.tmp-*"):  # left by a run killed while writing
+            stale.unlink(missing_ok=True)
     state = _resumable(checkpoint_path, fingerprint, params, device, say) if resume else None
     resumed_from = None
     history: dict[str, Any] = {"window": [0, [0.0] * len(STATS)], "epoch": [0, [0.0] * len(STATS)],
-                               "grids": 0, "last_grid": 0}
+                               "grids": 0, "last_grid": 0, "last": {}}
     if state is not None:
         trainer.load_state_dict(state)
         resumed_from = trainer.step
@@ -177,7 +180,7 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
         "students": data.students,
         "stored_size": data.stored_size,
         "resize": RESIZE,
-        **{name: round(value, 6) for name, value in logger.last.items()},
+        **{name: round(value, 6) for name, value in history["last"].items()},
         "images_per_second": round(images_per_second, 1),
         "train_seconds": round(seconds, 2),
         "total_seconds": round(time.perf_counter() - started, 2),
@@ -214,7 +217,6 @@ class _Logger:
                  history: dict[str, Any], say: Callable[[str], None]) -> None:
         self.live, self.trainer, self.params, self.say = live, trainer, params, say
         self.history = history
-        self.last: dict[str, float] = {}
         self.clock = (time.perf_counter(), trainer.step)
 
     def take(self, rows: list[tuple[int, list[float]]], final: bool) -> None:
@@ -232,7 +234,7 @@ class _Logger:
             if step % self.params.log_every == 0 or (final and step == self.trainer.step):
                 means = [a / window[0] for a in window[1]]
                 self._log(step, "", means)
-                self.last = dict(zip(STATS, means, strict=True))
+                self.history["last"] = dict(zip(STATS, means, strict=True))
                 self._report(step, means)
                 self.history["window"] = window = [0, [0.0] * len(STATS)]
         if self.live is not None:
@@ -339,6 +341,13 @@ def _open_live(plots_dir: Path, resumed_from: int | None) -> Any:
 
     if resumed_from is not None:
         _trim_series(plots_dir, resumed_from)
+        summary = plots_dir / "metrics.json"
+        try:
+            json.loads(summary.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError):  # half-written by a killed run; dvclive rewrites it
+            summary.unlink()
     # dvcyaml=False: dvc.yaml is the project's own, not dvclive's to rewrite.
     return Live(str(plots_dir), resume=resumed_from is not None, dvcyaml=False,
                 save_dvc_exp=False)
