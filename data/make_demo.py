@@ -21,29 +21,13 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageOps
 
+from pipeline.attributes import load_vocabulary
+
 HERE = Path(__file__).resolve().parent
 FACES = HERE.parent / "tests" / "data" / "faces"
 OUT = HERE / "submissions"
-COLUMNS = [
-    "file",
-    "lip_type",
-    "lip_colour",
-    "forehead",
-    "dimples",
-    "ear",
-    "eye_size",
-    "eye_defect",
-    "eye_colour",
-    "eyebrow_style",
-    "jaw_line",
-    "skin_colour",
-    "hair_colour",
-    "hair_style",
-    "beard_mustache",
-    "age",
-    "gender",
-    "identification_mark",
-]
+COLUMNS = ["file", *load_vocabulary(HERE.parent / "schemas" / "attributes.yaml").names]
+# one value per vocabulary column, in its order
 BIDEN = [
     "medium",
     "pink",

@@ -37,6 +37,12 @@ class Submission:
     attributes: Entry | None = None
     findings: list[Finding] = field(default_factory=list)
 
+    def add(self, severity: Severity, file: str, message: str, rule: str = RULE) -> None:
+        self.findings.append(Finding(self.student, file, rule, severity, message))
+
+    def ignored(self, file: str, why: str) -> None:
+        self.add(Severity.INFO, file, f"{file} was ignored: {why}")
+
 
 class SubmissionError(ValueError):
     """A file cannot be read from a submission."""
@@ -125,16 +131,12 @@ def _scan_folder(root: Path, folder: Path, params: IngestParams) -> Submission:
         for d in sorted(dirnames):
             rel = (here / d).relative_to(folder).as_posix()
             if d in params.junk_dirs:
-                sub.findings.append(_ignored(student, rel, "it is an operating-system folder"))
+                sub.ignored(rel, "it is an operating-system folder")
             elif (here / d).is_symlink():
-                sub.findings.append(
-                    Finding(
-                        student,
-                        rel,
-                        RULE,
-                        Severity.WARNING,
-                        f"{rel} is a linked folder and was not followed",
-                    )
+                sub.add(
+                    Severity.WARNING,
+                    rel,
+                    f"{rel} is a linked folder and was not followed",
                 )
             else:
                 kept_dirs.append(d)
@@ -145,15 +147,11 @@ def _scan_folder(root: Path, folder: Path, params: IngestParams) -> Submission:
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(base) or not target.is_file():
-                    sub.findings.append(
-                        Finding(
-                            student,
-                            rel,
-                            RULE,
-                            Severity.ERROR,
-                            f"{rel} is a link to a file outside the submission and was not read; "
-                            "hand in the photo itself",
-                        )
+                    sub.add(
+                        Severity.ERROR,
+                        rel,
+                        f"{rel} is a link to a file outside the submission and was not read; "
+                        "hand in the photo itself",
                     )
                     continue
             names.append(rel)
@@ -168,15 +166,11 @@ def _scan_zip(root: Path, path: Path, params: IngestParams) -> Submission:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        sub.findings.append(
-            Finding(
-                student,
-                path.name,
-                RULE,
-                Severity.ERROR,
-                f"{path.name} is not a readable zip archive ({exc}); "
-                "zip the folder again and hand it in",
-            )
+        sub.add(
+            Severity.ERROR,
+            path.name,
+            f"{path.name} is not a readable zip archive ({exc}); "
+            "zip the folder again and hand it in",
         )
         return sub
     safe: dict[str, str] = {}  # member name -> name inside the submission
@@ -186,25 +180,17 @@ def _scan_zip(root: Path, path: Path, params: IngestParams) -> Submission:
             continue
         problem = _unsafe_member(info)
         if problem:
-            sub.findings.append(
-                Finding(
-                    student,
-                    name,
-                    RULE,
-                    Severity.ERROR,
-                    f"zip member {name!r} {problem}; it was not read",
-                )
+            sub.add(
+                Severity.ERROR,
+                name,
+                f"zip member {name!r} {problem}; it was not read",
             )
             continue
         if info.flag_bits & 0x1:
-            sub.findings.append(
-                Finding(
-                    student,
-                    name,
-                    RULE,
-                    Severity.ERROR,
-                    f"{name} is password-protected; zip it without a password",
-                )
+            sub.add(
+                Severity.ERROR,
+                name,
+                f"{name} is password-protected; zip it without a password",
             )
             continue
         safe[name] = name
@@ -237,10 +223,6 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _ignored(student: str, rel: str, why: str) -> Finding:
-    return Finding(student, rel, RULE, Severity.INFO, f"{rel} was ignored: {why}")
-
-
 def _classify(
     sub: Submission, names: list[str], params: IngestParams, member_of: dict[str, str] | None = None
 ) -> None:
@@ -251,19 +233,15 @@ def _classify(
         parts = PurePosixPath(rel).parts
         base = parts[-1]
         if any(p in params.junk_dirs for p in parts) or base in params.junk_names:
-            sub.findings.append(_ignored(student, rel, "it is an operating-system file"))
+            sub.ignored(rel, "it is an operating-system file")
         elif base.startswith("."):
-            sub.findings.append(_ignored(student, rel, "hidden files are not part of a submission"))
+            sub.ignored(rel, "hidden files are not part of a submission")
         elif base.lower().endswith(".zip"):
-            sub.findings.append(
-                Finding(
-                    student,
-                    rel,
-                    RULE,
-                    Severity.WARNING,
-                    f"{rel} is a zip inside the submission; nested zips are not "
-                    "opened — put its photos in the submission itself",
-                )
+            sub.add(
+                Severity.WARNING,
+                rel,
+                f"{rel} is a zip inside the submission; nested zips are not "
+                "opened — put its photos in the submission itself",
             )
         elif base.lower().endswith(".csv") and len(parts) == 1:
             csvs.append(rel)
@@ -276,19 +254,16 @@ def _classify(
     if chosen is None and len(csvs) == 1:
         chosen = csvs[0]
     if chosen is None:
-        sub.findings.append(
-            Finding(
-                student,
-                "",
-                "attributes",
-                Severity.ERROR,
-                f"several CSV files ({', '.join(csvs)}) and none is named "
-                "attributes.csv; name the attribute table attributes.csv",
-            )
+        sub.add(
+            Severity.ERROR,
+            "",
+            f"several CSV files ({', '.join(csvs)}) and none is named "
+            "attributes.csv; name the attribute table attributes.csv",
+            rule="attributes",
         )
         return
     for other in csvs:
         if other != chosen:
-            sub.findings.append(_ignored(student, other, f"the attribute table is {chosen}"))
+            sub.ignored(other, f"the attribute table is {chosen}")
     member = member_of[chosen] if member_of else chosen
     sub.attributes = Entry(student, chosen, sub.source, member)
