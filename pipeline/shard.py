@@ -259,25 +259,54 @@ def run_shard(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir:
 def read_shards(paths: Iterable[Path]) -> Iterator[tuple[str, Image.Image, dict[str, Any]]]:
     """(key, RGB image, json metadata) of every sample in the shards, in stored order."""
     for path in paths:
+        for key, png, meta in read_samples(path):
+            with Image.open(io.BytesIO(png)) as im:
+                image = im.convert("RGB")
+            yield key, image, meta
+
+
+def read_samples(path: Path) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
+    """(key, PNG bytes, json metadata) of every sample of one shard, in stored order.
+
+    ShardError, saying to re-run the shard stage, when the file is missing or not a tar, or a
+    sample lacks its .png or .json or the .json is not an object.
+    """
+    try:
         with tarfile.open(path, "r") as tar:
             pending: dict[str, dict[str, bytes]] = {}
             for member in tar:
                 if not member.isfile():
                     continue
                 base = PurePosixPath(member.name)
-                stem, _, ext = base.name.partition(".")
+                stem, _, ext = base.name.partition(".")  # WebDataset: the key ends at the first dot
                 key = (base.parent / stem).as_posix() if base.parent.name else stem
                 data = tar.extractfile(member).read()  # type: ignore[union-attr]
                 parts = pending.setdefault(key, {})
                 parts[ext] = data
                 if "png" in parts and "json" in parts:
                     del pending[key]
-                    with Image.open(io.BytesIO(parts["png"])) as im:
-                        image = im.convert("RGB")
-                    yield key, image, json.loads(parts["json"].decode("utf-8"))
-            if pending:
-                raise ShardError(f"{path}: samples {', '.join(sorted(pending))} lack a .png or "
-                                 ".json member")
+                    yield key, parts["png"], _sample_meta(path, key, parts["json"])
+            for key, parts in sorted(pending.items()):
+                lacking = "png" if "png" not in parts else "json"
+                raise ShardError(f"{path.name}: sample {key} has no .{lacking} member; re-run "
+                                 "the shard stage")
+    except FileNotFoundError:
+        raise ShardError(f"{path} does not exist; re-run the shard stage") from None
+    except (OSError, tarfile.TarError) as exc:
+        raise ShardError(f"{path} cannot be read as a tar shard ({exc}); re-run the shard "
+                         "stage") from None
+
+
+def _sample_meta(path: Path, key: str, data: bytes) -> dict[str, Any]:
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShardError(f"{path.name}: sample {key}: its .json is not valid JSON ({exc}); "
+                         "re-run the shard stage") from None
+    if not isinstance(meta, dict):
+        raise ShardError(f"{path.name}: sample {key}: its .json is not an object; re-run the "
+                         "shard stage")
+    return meta
 
 
 def sample_key(number: int, student: str, file: str, copy: int) -> str:

@@ -17,10 +17,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from PIL import Image
 
 from pipeline.gan import TrainError
 from pipeline.io import worker_count
+from pipeline.shard import ShardError, read_samples
 
 RESIZE = "PIL Lanczos"  # named once: the filter changes what the generator learns (and FID)
 
@@ -62,8 +62,11 @@ def load_train_set(shards_dir: Path, resolution: int) -> TrainSet:
     sizes: set[int] = set()
     with ThreadPoolExecutor(worker_count()) as pool:
         for name in names:
-            samples = list(_read_tar(shards_dir / name))
-            for key, meta, _ in samples:
+            try:
+                samples = list(read_samples(shards_dir / name))
+            except ShardError as exc:
+                raise TrainError(str(exc)) from None
+            for key, _, meta in samples:
                 condition = meta.get("condition")
                 if condition is not None and not (
                         isinstance(condition, list)
@@ -72,7 +75,7 @@ def load_train_set(shards_dir: Path, resolution: int) -> TrainSet:
                 conditions.append(condition)
                 students.add(str(meta.get("student", "?")))
             for array, side in pool.map(
-                    lambda s, shard=name: _decode(s[2], resolution, f"{shard}: sample {s[0]}"),
+                    lambda s, shard=name: _decode(s[1], resolution, f"{shard}: sample {s[0]}"),
                     samples):
                 images.append(array)
                 sizes.add(side)
@@ -108,44 +111,6 @@ def _decode(png: bytes, resolution: int, where: str) -> tuple[np.ndarray, int]:
         raise TrainError(f"{where}: the crop is {image.width} x {image.height}, not square; "
                          "re-run the crop stage")
     return to_uint8_image(image, resolution), image.width
-
-
-def _read_tar(path: Path) -> list[tuple[str, dict[str, Any], bytes]]:
-    """(key, json, png bytes) of every sample of one shard, in stored order."""
-    samples: dict[str, dict[str, bytes]] = {}
-    try:
-        with tarfile.open(path, "r") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                name = PurePosixPath(member.name)
-                stem, _, ext = name.name.partition(".")  # WebDataset: key = up to the first dot
-                key = (name.parent / stem).as_posix()
-                fh = tar.extractfile(member)
-                if fh is None or ext not in ("png", "json"):
-                    continue
-                samples.setdefault(key, {})[ext] = fh.read()
-    except FileNotFoundError:
-        raise TrainError(f"{path} is listed in index.json but does not exist; re-run the shard "
-                         "stage") from None
-    except (OSError, tarfile.TarError) as exc:
-        raise TrainError(f"{path} cannot be read as a tar shard ({exc}); re-run the shard "
-                         "stage") from None
-    out = []
-    for key, parts in samples.items():
-        if set(parts) != {"png", "json"}:
-            lacking = "png" if "png" not in parts else "json"
-            raise TrainError(f"{path.name}: sample {key} has no .{lacking} member; re-run the "
-                             "shard stage")
-        try:
-            meta = json.loads(parts["json"].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TrainError(f"{path.name}: sample {key}: its .json is not valid JSON ({exc})"
-                             ) from None
-        if not isinstance(meta, dict):
-            raise TrainError(f"{path.name}: sample {key}: its .json is not an object")
-        out.append((key, meta, parts["png"]))
-    return out
 
 
 def _read_encoding(path: Path) -> dict[str, Any] | None:
