@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	dvc repro
-	dvc metrics show
+	@echo "Done. The audit: reports/index.html; the numbers: dvc metrics show; curves: dvc plots show"
 
 test: $(STAMP)
 	pytest
