@@ -129,13 +129,19 @@ def decode(data: bytes, *, max_pixels: int, long_side: int | None = None) -> Dec
             f"the file does not decode to the end ({_short(exc)}); it is damaged or was cut off "
             "while copying — export it again from the original"
         ) from None
-    if orientation != 1:
-        im = ImageOps.exif_transpose(im)
-    rgb = im.convert("RGB")
-    if long_side and max(rgb.size) > long_side:
-        ratio = long_side / max(rgb.size)
-        size = (max(1, round(rgb.width * ratio)), max(1, round(rgb.height * ratio)))
-        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+    try:  # decoded, but an unusual mode or EXIF block can still defeat Pillow here
+        if orientation != 1:
+            im = ImageOps.exif_transpose(im)
+        rgb = im.convert("RGB")
+        if long_side and max(rgb.size) > long_side:
+            ratio = long_side / max(rgb.size)
+            size = (max(1, round(rgb.width * ratio)), max(1, round(rgb.height * ratio)))
+            rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+    except Exception as exc:
+        raise ImageError(
+            f"the image decodes but cannot be turned into an RGB picture ({_short(exc)}); "
+            "save it again as an ordinary colour JPEG"
+        ) from None
     rgb.info = {}
     return Decoded(rgb, full_long / max(rgb.size))
 
