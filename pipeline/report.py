@@ -202,42 +202,6 @@ def run_report(
     Photos are read from `submissions_root` only to make thumbnails; a photo that cannot be read
     or decoded gets a placeholder with the reason.
     """
-    html = render_report(
-        params,
-        manifest=manifest,
-        findings=findings,
-        accepted=accepted,
-        validate_metrics=validate_metrics,
-        submissions_root=submissions_root,
-        crop_sheet=crop_sheet,
-        train_metrics=train_metrics,
-        train_plots=train_plots,
-        samples=samples,
-        evaluate_metrics=evaluate_metrics,
-        memorization=memorization,
-    )
-    target = Path(out_dir) / "index.html"
-    with atomic_path(target) as tmp:
-        tmp.write_text(html, encoding="utf-8")
-    return target
-
-
-def render_report(
-    params: ReportParams,
-    *,
-    manifest: Path,
-    findings: Path,
-    accepted: Path,
-    validate_metrics: Path,
-    submissions_root: Path,
-    crop_sheet: Path | None = None,
-    train_metrics: Path | None = None,
-    train_plots: Path | None = None,
-    samples: Path | None = None,
-    evaluate_metrics: Path | None = None,
-    memorization: Path | None = None,
-) -> str:
-    """The report's HTML (see `run_report`)."""
     _, manifest_rows = _read_csv(Path(manifest), MANIFEST_REQUIRED, "ingest")
     # the manifest also lists each attribute table (kind "attributes")
     photo_rows = [r for r in manifest_rows if r.get("kind", "photo") == "photo"]
@@ -251,7 +215,7 @@ def render_report(
     students = _students(photo_rows, all_findings, accepted_rows, thumbs)
     attribute_columns = [c for c in accepted_columns if c not in NOT_ATTRIBUTES]
     template = _environment().get_template("report.html.j2")
-    return template.render(
+    html = template.render(
         params=params,
         metrics=metrics,
         students=students,
@@ -264,6 +228,10 @@ def render_report(
         train=_train_section(train_metrics, train_plots, samples),
         evaluate=_evaluate_section(evaluate_metrics, memorization),
     )
+    target = Path(out_dir) / "index.html"
+    with atomic_path(target) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return target
 
 
 # ---------------------------------------------------------------- inputs
