@@ -344,7 +344,7 @@ def evaluate(
     params = _params(params_file)
     with stage_errors():
         result = run_evaluate(
-            model, shards, metrics, reports_dir, params.evaluate, params.validate.detect.face_prob
+            model, shards, metrics, reports_dir, params.evaluate, params.validate.detect
         )
     err.print(f"evaluate: wrote {metrics} ({len(result)} entries)")
 

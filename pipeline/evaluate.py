@@ -12,11 +12,11 @@ Measures, each next to the conventions that change it:
   against the real set; null with the reason when Inception's weights cannot be had or when
   there are too few samples for FID. The stage fails instead only with
   `evaluate.require_fid: true`.
-- Face detection rate: the fraction of images in which MTCNN finds a face with probability at
-  least the validation limit (`validate.detect.face_prob`), on the generated images and, as the
-  reference, on the real set; images are upscaled to DETECT_SIZE px first (MTCNN's smallest
-  window is 12 px and its pyramid starts at `min_face_size` 20: a 32-px crop is too small for
-  it), and the mean |yaw|, |pitch|, |roll| of the found faces from their landmarks.
+- Face detection rate: the fraction of images in which the validator's detector
+  (`pipeline.faces.FaceAnalyzer` with the `validate.detect` settings) finds a face, on the
+  generated images and, as the reference, on the real set; images are upscaled to DETECT_SIZE px
+  first (MTCNN's pyramid starts at `min_face_size`: a 32-px crop is too small for it), and the
+  mean |yaw|, |pitch|, |roll| of the largest face in each, from its landmarks.
 - Memorization (`pipeline.memorization`): nearest training crop in pixels, normalised 32-px
   pixels and Inception features.
 
@@ -32,7 +32,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from pipeline.config import EvaluateParams
-from pipeline.faces import estimate_pose
+from pipeline.config import DetectParams, EvaluateParams
+from pipeline.faces import FaceAnalyzer
 from pipeline.generate import encoding_of, grid_image, resolve_device, sample, save_png
 from pipeline.io import atomic_path
 from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
@@ -128,38 +128,28 @@ class Detection:
     mean_abs_roll: float | None
 
 
-def detect_faces(images: torch.Tensor, face_prob: float, device: str | torch.device = "cpu",
-                 mtcnn: Any = None) -> Detection:
-    """MTCNN on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px (bilinear): the fraction
-    with a face of probability >= face_prob, and the mean absolute pose of those faces (from the
-    most probable face's landmarks, `pipeline.faces.estimate_pose`)."""
-    if mtcnn is None:
-        from facenet_pytorch import MTCNN
-
-        mtcnn = MTCNN(keep_all=True, device=torch.device(device))
+def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer) -> Detection:
+    """The validator's detector on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px
+    (bilinear): the fraction with a face above its probability limit, and the mean absolute
+    pose of the largest face in each."""
     poses = []
     found = 0
     for start in range(0, len(images), DETECT_BATCH):
         batch = F.interpolate(images[start:start + DETECT_BATCH].float(),
                               size=(DETECT_SIZE, DETECT_SIZE), mode="bilinear",
                               align_corners=False)
-        batch = batch.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        _, probs, points = mtcnn.detect(batch, landmarks=True)
-        for p, lm in zip(probs, points, strict=True):
-            if lm is None:  # facenet-pytorch's "no face"
-                continue
-            p = np.asarray(p, dtype=np.float64).reshape(-1)
-            best = int(np.argmax(p))
-            if p[best] >= face_prob:
+        arrays = list(batch.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        for report in analyzer.analyse(arrays, [1.0] * len(arrays)):
+            if report.faces:
                 found += 1
-                pose = estimate_pose(np.asarray(lm, dtype=np.float64).reshape(-1, 5, 2)[best])
+                pose = report.faces[0].pose
                 poses.append((abs(pose.yaw), abs(pose.pitch), abs(pose.roll)))
     means = np.mean(poses, axis=0).round(3).tolist() if poses else [None, None, None]
     return Detection(round(found / len(images), 6), len(images), found, *means)
 
 
 def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
-                   train: RealSet, params: EvaluateParams, face_prob: float, reports_dir: Path,
+                   train: RealSet, params: EvaluateParams, detect: DetectParams, reports_dir: Path,
                    inception: Inception, split: str | None = None) -> dict[str, Any]:
     """Every measure of the module docstring for one generator; writes the report images and
     returns the metrics (as `metrics/evaluate.json` holds them)."""
@@ -212,11 +202,9 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
     timing["inception"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    from facenet_pytorch import MTCNN
-
-    mtcnn = MTCNN(keep_all=True, device=device)
-    got, ref = detect_faces(fake, face_prob, mtcnn=mtcnn), detect_faces(real.images, face_prob,
-                                                                        mtcnn=mtcnn)
+    analyzer = FaceAnalyzer(replace(detect, device=str(device)))
+    got, ref = detect_faces(fake, analyzer), detect_faces(real.images, analyzer)
+    face_prob = detect.face_prob
     metrics["detection"] = {
         "rate": got.rate, "rate_real": ref.rate, "prob_limit": face_prob,
         "faces": got.faces, "faces_real": ref.faces,
@@ -241,8 +229,9 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
         "samples": (f"{len(fake)} generated (seed {params.seed}) vs {len(real.images)} real"
                     + ("; conditions drawn from the training crops' own" if conditions is not None
                        else "")),
-        "detection": (f"MTCNN (facenet-pytorch defaults) on images upscaled bilinearly to "
-                      f"{DETECT_SIZE} px; a face counts at probability >= {face_prob}"),
+        "detection": (f"the validator's MTCNN settings (validate.detect) on images upscaled "
+                      f"bilinearly to {DETECT_SIZE} px; a face counts at probability >= "
+                      f"{face_prob}"),
     }
     timing["total"] = time.perf_counter() - started
     metrics["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
@@ -300,7 +289,7 @@ def check_require_fid(params: EvaluateParams, inception: Inception, real_count: 
 
 
 def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports_dir: Path,
-                 params: EvaluateParams, face_prob: float) -> dict[str, Any]:
+                 params: EvaluateParams, detect: DetectParams) -> dict[str, Any]:
     """The stage: load, measure, write `metrics_path` and the report images; returns the
     metrics. EvaluateError (a message to show, not a traceback) when it cannot run."""
     model_path = Path(model_path)
@@ -316,7 +305,7 @@ def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports
     train = real if params.split == "train" else load_split(shards_dir, "train", resolution)
     inception = load_inception(params.inception_weights, resolve_device(params.device))
     check_require_fid(params, inception, len(real.images))
-    metrics = evaluate_model(generator, meta, real, train, params, face_prob, reports_dir,
+    metrics = evaluate_model(generator, meta, real, train, params, detect, reports_dir,
                              inception)
     write_metrics(metrics, Path(metrics_path))
     return metrics

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from pipeline.augment import run_augment
-from pipeline.config import AugmentParams, EvaluateParams, ShardParams
+from pipeline.config import AugmentParams, DetectParams, EvaluateParams, ShardParams
 from pipeline.crop import INDEX_COLUMNS, align, face_quad
 from pipeline.evaluate import (
     EvaluateError,
@@ -26,6 +26,7 @@ from pipeline.evaluate import (
     run_evaluate,
     write_metrics,
 )
+from pipeline.faces import FaceAnalyzer
 from pipeline.metrics_fid import Inception
 from pipeline.shard import ONE_HOT, make_encoding, run_shard
 from tests.conftest import FACES
@@ -35,7 +36,7 @@ PEOPLE = ["astronaut_collins", "biden_official_2013", "angelina_jolie", "kate_si
           "paul_rudd"]
 NO_WEIGHTS = Inception(None, None, None, "test: no weights file")
 PARAMS = EvaluateParams(samples=12, split="val", seed=0, device="cpu")
-FACE_PROB = 0.95
+DETECT = DetectParams(device="cpu")
 
 
 def to_tensor(im: Image.Image) -> torch.Tensor:
@@ -96,21 +97,22 @@ class Noise(nn.Module):
         return torch.rand(len(z), 3, RES, RES, generator=g) * 2 - 1
 
 
-def test_detection_rate_is_one_on_face_crops_and_zero_on_noise(sets, mtcnn):
+def test_detection_rate_is_one_on_face_crops_and_zero_on_noise(sets):
+    analyzer = FaceAnalyzer(DETECT)
     val, train = sets
-    faces = detect_faces(torch.cat([val.images, train.images]), FACE_PROB, mtcnn=mtcnn)
+    faces = detect_faces(torch.cat([val.images, train.images]), analyzer)
     assert faces.rate == 1.0 and faces.faces == 15
     assert faces.mean_abs_roll is not None and faces.mean_abs_roll < 10  # aligned: level eyes
     noise = torch.randint(0, 256, (24, 3, RES, RES), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(0))
-    none = detect_faces(noise, FACE_PROB, mtcnn=mtcnn)
+    none = detect_faces(noise, analyzer)
     assert none.rate == 0.0 and none.mean_abs_yaw is None
 
 
 def test_a_copying_generator_is_caught(sets, tmp_path):
     val, train = sets
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
-    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, FACE_PROB,
+    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
                              tmp_path, NO_WEIGHTS)
     assert metrics["generated_images"] == 12 and metrics["real_images"] == 5
     assert metrics["memorization"]["pixels"]["flagged"] == 12
@@ -127,7 +129,7 @@ def test_a_copying_generator_is_caught(sets, tmp_path):
 def test_a_noise_generator_is_not_a_copier_and_not_a_face(sets, tmp_path):
     val, train = sets
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
-    metrics = evaluate_model(Noise(), meta, val, train, PARAMS, FACE_PROB, tmp_path, NO_WEIGHTS)
+    metrics = evaluate_model(Noise(), meta, val, train, PARAMS, DETECT, tmp_path, NO_WEIGHTS)
     assert metrics["memorization"]["flagged_any"] == 0
     assert metrics["detection"]["rate"] == 0.0 and metrics["detection"]["rate_real"] == 1.0
     assert json.loads((tmp_path / "memorization" / "pairs.json").read_text()) == []
@@ -161,7 +163,7 @@ def test_feature_based_metrics_are_assembled(sets, tmp_path):
     val, train = sets
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
     fixed = Inception(PairExtractor(), "test-extractor", None, None)
-    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, FACE_PROB,
+    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
                              tmp_path, fixed)
     assert isinstance(metrics["fid"], float) and metrics["fid_note"] is None
     assert metrics["kid_subset_size"] == 5 and "subsets of 5" in metrics["kid_note"]
@@ -183,12 +185,12 @@ def test_a_conditional_model_gets_the_training_conditions(sets, tmp_path):
     train_c = dataclasses.replace(train, conditions=conditions)
     meta = {"model": "cdcgan", "resolution": RES, "latent_dim": 4,
             "encoding": encoding.to_json()}
-    evaluate_model(Conditional(train.images), meta, val, train_c, PARAMS, FACE_PROB, tmp_path,
+    evaluate_model(Conditional(train.images), meta, val, train_c, PARAMS, DETECT, tmp_path,
                    NO_WEIGHTS)
     got = torch.cat(seen)
     assert got.shape == (12, 2) and {tuple(r) for r in got.tolist()} <= {(1.0, 0.0), (0.0, 1.0)}
     with pytest.raises(EvaluateError, match="no condition vectors"):
-        evaluate_model(Conditional(train.images), meta, val, train, PARAMS, FACE_PROB, tmp_path,
+        evaluate_model(Conditional(train.images), meta, val, train, PARAMS, DETECT, tmp_path,
                        NO_WEIGHTS)
 
 
@@ -251,4 +253,4 @@ def test_require_fid_fails_early_with_the_reason():
 def test_run_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(EvaluateError, match="run the train stage"):
         run_evaluate(tmp_path / "generator.pt", tmp_path, tmp_path / "m.json", tmp_path,
-                     PARAMS, FACE_PROB)
+                     PARAMS, DETECT)
