@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+from rich.progress import track
 
 from pipeline.config import ReportParams
 from pipeline.findings import FINDING_COLUMNS, Finding, Severity
@@ -320,7 +321,8 @@ def make_thumbnails(
 
     # Decoding and JPEG encoding release the GIL, so threads use every core.
     with ThreadPoolExecutor(worker_count()) as pool:
-        thumbs = list(pool.map(one, rows))
+        thumbs = list(track(pool.map(one, rows), total=len(rows), description="thumbnails",
+                            transient=True))
     return {(r["student"], r["file"]): t for r, t in zip(rows, thumbs, strict=True)}
 
 
