@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.config import Params, ParamsError, load_params
@@ -36,13 +37,17 @@ def _params(path: Path) -> Params:
     try:
         return load_params(path)
     except ParamsError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        raise _usage_error(str(exc)) from None
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}")
+    err.print(f"[red]error:[/] {escape(message)}")  # names from students may hold [brackets]
     return typer.Exit(2)
+
+
+def say(message: str) -> None:
+    """A plain line on stderr: stage summaries and training progress, never read as markup."""
+    err.print(message, markup=False, highlight=False)
 
 
 @contextmanager
@@ -87,7 +92,7 @@ def ingest(
     with progress_bar("Reading files", count_files(root, params.ingest)) as advance:
         manifest = run_ingest(root, params.ingest, advance)
     write_manifest(manifest, out_dir / "manifest.csv", out_dir / "ingest_findings.csv")
-    err.print(
+    say(
         f"{len(manifest.rows)} files from {len(manifest.students)} students -> "
         f"{out_dir / 'manifest.csv'}"
     )
@@ -198,7 +203,7 @@ def crop(
     params = _params(params_file)
     with stage_errors():
         stats = run_crop(accepted, submissions, out_dir, params.crop, params.validate.max_pixels)
-    err.print(f"crop: {stats}")
+    say(f"crop: {stats}")
 
 
 @app.command()
@@ -217,7 +222,7 @@ def augment(
     params = _params(params_file)
     with stage_errors():
         stats = run_augment(crops, out_dir, params.augment)
-    err.print(f"augment: {stats}")
+    say(f"augment: {stats}")
 
 
 @app.command()
@@ -240,7 +245,7 @@ def shard(
     params = _params(params_file)
     with stage_errors():
         index = run_shard(crops, augmented, load_encoding(schema), out_dir, params.shard)
-    err.print(f"shard: {index.get('counts', index)}")
+    say(f"shard: {index.get('counts', index)}")
 
 
 @app.command()
@@ -289,7 +294,7 @@ def report(
             evaluate_metrics=_existing(evaluate_metrics),
             memorization=_existing(out_dir / "memorization"),
         )
-    err.print(f"report: {page}")
+    say(f"report: {page}")
 
 
 @app.command()
@@ -319,7 +324,7 @@ def train(
 
     params = _params(params_file)
     with stage_errors():
-        run_train(shards, out_dir, metrics, plots, params.train, resume=resume, log=err.print)
+        run_train(shards, out_dir, metrics, plots, params.train, resume=resume, log=say)
 
 
 @app.command()
@@ -346,7 +351,7 @@ def evaluate(
         result = run_evaluate(
             model, shards, metrics, reports_dir, params.evaluate, params.validate.detect
         )
-    err.print(f"evaluate: wrote {metrics} ({len(result)} entries)")
+    say(f"evaluate: wrote {metrics} ({len(result)} entries)")
 
 
 @app.command()
@@ -385,8 +390,8 @@ def generate(
         result = run_generate(model, n, seed, out, truncation, prompt, attr or ())
     if result.prompt is not None:
         for line in describe(result.prompt):
-            err.print(line)
-    err.print(
+            say(line)
+    say(
         f"wrote {len(result.paths)} file(s): {', '.join(map(str, result.paths[:3]))}"
         + (" ..." if len(result.paths) > 3 else "")
     )

@@ -8,6 +8,7 @@ import json
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.findings import FINDING_COLUMNS, Severity
 from pipeline.validate import ValidationResult
@@ -24,7 +25,7 @@ def render_table(result: ValidationResult, console: Console) -> None:
         rules = ", ".join(f"{r}×{n}" if n > 1 else r for r, n in sorted(s["rules"].items()))
         style = "red" if s["errors"] else None
         table.add_row(
-            student,
+            Text(student),  # Text: names and messages from students are never read as markup
             str(s["photos"]),
             str(s["accepted"]),
             str(s["errors"]),
@@ -39,11 +40,11 @@ def render_table(result: ValidationResult, console: Console) -> None:
             findings.add_column(name, overflow="fold")
         for f in result.findings:
             findings.add_row(
-                f.student,
-                f.file,
+                Text(f.student),
+                Text(f.file),
                 f.rule,
                 f.severity.value,
-                f.message,
+                Text(f.message),
                 style=SEVERITY_STYLE[f.severity],
             )
         console.print(findings)

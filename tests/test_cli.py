@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from tests.conftest import DEMO, ROOT, SCHEMA, face, jpeg_bytes, write_student
+from tests.conftest import DEMO, ROOT, SCHEMA, attributes_csv, face, jpeg_bytes, write_student
 
 FACEDATA = shutil.which("facedata", path=str(Path(sys.executable).parent))
 
@@ -122,3 +122,15 @@ def test_demo_class_shows_every_planted_problem(tmp_path):
     }
     assert expected <= found, expected - found
     assert not any(s == "ada" and r not in ("duplicate", "expression") for s, _, r in found)
+
+
+def test_names_that_look_like_markup_are_shown_as_they_are(tmp_path, good_photos):
+    """Rich reads [brackets] as styling; a student's names must neither vanish nor crash it."""
+    cwd = project(tmp_path, 2)
+    photos = {"[bold]p1.jpg": good_photos["p1.jpg"], "[i]p2.jpg": good_photos["p2.jpg"]}
+    table = attributes_csv([*photos, "[/]ghost.jpg"])  # "[/]" alone makes rich raise
+    write_student(cwd / "subs", "[red]eve", photos, attributes=table)
+    out = facedata("validate", "subs", cwd=cwd)
+    assert out.returncode == 1, out.stderr
+    for name in ("[bold]p1.jpg", "[i]p2.jpg", "[/]ghost.jpg", "[red]eve"):
+        assert name in out.stdout
