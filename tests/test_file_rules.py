@@ -113,3 +113,15 @@ def test_duplicate_limit_is_the_hash_distance(tmp_path, limit, flagged):
         run(root, tmp_path, images_per_student=2, duplicate_max_distance=limit), "duplicate"
     )
     assert (("ada", "a2.jpg") in dups) is flagged
+
+
+def test_blank_frames_are_not_copies_of_each_other_unless_identical(tmp_path):
+    """Flat images all hash alike; only identical bytes may make a copying accusation."""
+    root = tmp_path / "subs"
+    black = jpeg_bytes(Image.new("RGB", (600, 600)))
+    write_student(root, "ada", {"cap.jpg": black})
+    write_student(root, "bob", {"cap.jpg": jpeg_bytes(Image.new("RGB", (700, 600), (90, 90, 90)))})
+    write_student(root, "cy", {"cap.jpg": black})
+    dups = findings(run(root, tmp_path, images_per_student=1), "duplicate")
+    assert set(dups) == {("ada", "cap.jpg"), ("cy", "cap.jpg")}
+    assert dups[("ada", "cap.jpg")].value == "identical bytes"

@@ -70,7 +70,12 @@ def _closest_earlier_or_other(photos: list[Photo], limit: int) -> dict[int, tupl
     """
     n = len(photos)
     hashes = np.array([int(ph.phash, 16) if ph.phash else 0 for ph in photos], dtype=np.uint64)
-    has_hash = np.array([ph.phash is not None for ph in photos])
+    # pHash sets a bit per DCT coefficient above their median, so any photo with detail has
+    # about half of its 64 bits set (every fixture: exactly 32). A blank, flat or smooth frame
+    # sets 0 or 1 and would "match" every other blank frame: such hashes compare to nothing, and
+    # only identical bytes count as a copy.
+    bits = np.bitwise_count(hashes)
+    has_hash = np.array([ph.phash is not None for ph in photos]) & (bits >= 16) & (bits <= 48)
     students = np.array([ph.student for ph in photos])
     shas = np.array([ph.sha256 for ph in photos])
     out: dict[int, tuple[int, int]] = {}
