@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -315,8 +314,3 @@ def write_metrics(metrics: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
                        encoding="utf-8")
-
-
-def flagged_pngs(reports_dir: Path) -> Sequence[Path]:
-    """The memorization pair images the stage wrote (for the report stage)."""
-    return sorted((Path(reports_dir) / "memorization").glob("pair-*.png"))
