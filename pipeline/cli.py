@@ -23,7 +23,15 @@ app = typer.Typer(
 err = Console(stderr=True, soft_wrap=True)  # messages stay whole lines in logs
 
 ParamsOpt = Annotated[Path, typer.Option("--params", help="Settings file.")]
-SchemaOpt = Annotated[Path, typer.Option("--schema", help="Attribute vocabulary.")]
+SchemaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--schema",
+        help="Attribute vocabulary [default: schemas/attributes.yaml here, else the project's].",
+    ),
+]
+# The vocabulary this project ships, for running `facedata validate` from another folder.
+PROJECT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "attributes.yaml"
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Per-photo measurement cache.")]
 
 
@@ -65,6 +73,16 @@ def progress_bar(description: str, total: int):
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+def _schema(path: Path | None) -> Path:
+    """The vocabulary given, else ./schemas/attributes.yaml, else the project's own."""
+    if path is None:
+        here = Path("schemas/attributes.yaml")
+        path = here if here.is_file() or not PROJECT_SCHEMA.is_file() else PROJECT_SCHEMA
+    if not path.is_file():
+        raise _usage_error(f"no attribute vocabulary at {path}; pass --schema FILE")
+    return path
 
 
 def _submissions_dir(path: Path) -> Path:
@@ -120,7 +138,7 @@ def validate(
         bool, typer.Option("--exit-zero", help="Exit 0 even when photos fail (for pipelines).")
     ] = False,
     params_file: ParamsOpt = Path("params.yaml"),
-    schema: SchemaOpt = Path("schemas/attributes.yaml"),
+    schema: SchemaOpt = None,
     cache_dir: CacheOpt = Path(".facedata-cache"),
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors."""
@@ -133,10 +151,7 @@ def validate(
 
     params = _params(params_file)
     root = _submissions_dir(submissions)
-    if not schema.is_file():
-        raise _usage_error(
-            f"no attribute vocabulary at {schema}; run from the project folder or pass --schema"
-        )
+    schema = _schema(schema)
     try:
         vocabulary = load_vocabulary(schema)
     except VocabularyError as exc:
@@ -236,7 +251,7 @@ def shard(
     out_dir: Annotated[Path, typer.Option(help="Where the shards go.")] = Path(
         "data/processed/shards"
     ),
-    schema: SchemaOpt = Path("schemas/attributes.yaml"),
+    schema: SchemaOpt = None,
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """WebDataset tar shards split by student, with the attribute encoding."""
@@ -244,7 +259,7 @@ def shard(
 
     params = _params(params_file)
     with stage_errors():
-        index = run_shard(crops, augmented, load_encoding(schema), out_dir, params.shard)
+        index = run_shard(crops, augmented, load_encoding(_schema(schema)), out_dir, params.shard)
     say(f"shard: {index.get('counts', index)}")
 
 

@@ -134,3 +134,11 @@ def test_names_that_look_like_markup_are_shown_as_they_are(tmp_path, good_photos
     assert out.returncode == 1, out.stderr
     for name in ("[bold]p1.jpg", "[i]p2.jpg", "[/]ghost.jpg", "[red]eve"):
         assert name in out.stdout
+
+
+def test_runs_from_any_folder_with_the_projects_vocabulary(tmp_path, good_photos):
+    write_student(tmp_path / "subs", "ada", good_photos)  # no schemas/ and no params.yaml here
+    out = facedata("validate", "subs", "-f", "json", "--cache-dir", tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr  # only the count (40 by default) fails
+    failed = {f["rule"] for f in json.loads(out.stdout)["findings"] if f["severity"] == "error"}
+    assert failed == {"count"}
