@@ -27,7 +27,7 @@ SchemaOpt = Annotated[
     Path | None,
     typer.Option(
         "--schema",
-        help="Attribute vocabulary [default: schemas/attributes.yaml here, else the project's].",
+        help="Attribute vocabulary; default: schemas/attributes.yaml here, else the project's.",
     ),
 ]
 # The vocabulary this project ships, for running `facedata validate` from another folder.
