@@ -18,7 +18,7 @@ run: $(STAMP)
 	dvc repro
 	@echo "Done. The audit: reports/index.html; the numbers: dvc metrics show; curves: dvc plots show"
 
-test: $(STAMP)
+test: lint
 	pytest
 
 lint: $(STAMP)
