@@ -68,7 +68,6 @@ def naive(photos: list[Path]) -> float:
 def facedata_inprocess(subs: Path, cache: Path) -> tuple[float, list[dict]]:
     """ingest + validate as `facedata validate` runs them, timed inside one process."""
     from pipeline.attributes import load_vocabulary
-
     from pipeline.config import load_params
     from pipeline.ingest import ingest
     from pipeline.validate import validate
