@@ -41,8 +41,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pipeline.config import DetectParams, EvaluateParams
+from pipeline.devices import resolve_device
 from pipeline.faces import FaceAnalyzer
-from pipeline.generate import encoding_of, grid_image, resolve_device, sample, save_png
+from pipeline.gan.samples import grid_image
+from pipeline.generate import encoding_of, sample, save_png
 from pipeline.io import atomic_path
 from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
 from pipeline.memorization import write_pairs as write_memorization_pairs

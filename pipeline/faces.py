@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from pipeline.config import DetectParams
+from pipeline.devices import resolve_device
 
 # The frontal face model behind `estimate_pose`, in units of the eye distance (see its docstring).
 NOSE_DEPTH = 0.45  # how far the nose tip stands in front of the eyes/mouth-corners plane
@@ -108,14 +109,10 @@ class FaceAnalyzer:
     """One MTCNN (weights ship inside facenet-pytorch; nothing is downloaded) for many photos."""
 
     def __init__(self, params: DetectParams):
-        import torch  # heavy: imported only by whoever really detects
-        from facenet_pytorch import MTCNN
+        from facenet_pytorch import MTCNN  # heavy: imported only by whoever really detects
 
         self.params = params
-        device = params.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        self.device = resolve_device(params.device)
         self.mtcnn = MTCNN(keep_all=True, min_face_size=params.min_face_size,
                            thresholds=list(params.thresholds), device=self.device)
 

@@ -18,7 +18,6 @@ losslessly, with no metadata.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pipeline.devices import resolve_device
+from pipeline.gan.samples import grid_image, to_uint8
 from pipeline.io import atomic_path
 from pipeline.prompt import PromptResult, Vocabulary, parse_attrs, parse_prompt
 from pipeline.shard import ONE_HOT, Encoding
 
 BATCH_SIZE = 256
-GRID_PADDING = 2
 
 
 class GenerateError(ValueError):
@@ -46,13 +46,6 @@ class Generated:
     attributes: dict[str, str]  # what was asked for (prompt, then --attr); empty if nothing
     prompt: PromptResult | None
     paths: tuple[Path, ...]  # files written
-
-
-def resolve_device(device: str) -> torch.device:
-    """"auto" -> cuda when there is one, else cpu."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def latents(n: int, dim: int, seed: int, truncation: float | None = None) -> torch.Tensor:
@@ -69,11 +62,6 @@ def latents(n: int, dim: int, seed: int, truncation: float | None = None) -> tor
     low = float(torch.special.ndtr(torch.tensor(-float(truncation), dtype=torch.float64)))
     u = torch.from_numpy(rng.uniform(low, 1.0 - low, (n, dim)))
     return torch.special.ndtri(u).clamp(-truncation, truncation).float()
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1] -> uint8 0-255 (values outside are clipped)."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def encoding_of(meta: Mapping[str, Any]) -> Encoding | None:
@@ -122,20 +110,6 @@ def sample(generator: torch.nn.Module, latent_dim: int, n: int, seed: int,
     if images.dim() != 4 or images.shape[1] != 3:
         raise GenerateError(f"the generator returned {tuple(images.shape)}, not N x 3 x H x W")
     return images
-
-
-def grid_image(images: torch.Tensor, columns: int | None = None) -> Image.Image:
-    """uint8 N x 3 x H x W -> one RGB image, `columns` wide (default: about square)."""
-    n, _, h, w = images.shape
-    columns = columns or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / columns)
-    pad = GRID_PADDING
-    sheet = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, 3), 255, np.uint8)
-    for i, im in enumerate(images):
-        r, c = divmod(i, columns)
-        y, x = pad + r * (h + pad), pad + c * (w + pad)
-        sheet[y:y + h, x:x + w] = im.permute(1, 2, 0).numpy()
-    return Image.fromarray(sheet, "RGB")
 
 
 def save_png(image: Image.Image, path: Path) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import sys
 import time
@@ -53,6 +52,7 @@ from pipeline.gan.diffaugment import parse_policy
 from pipeline.gan.loop import STATS, Rank, Trainer
 from pipeline.gan.losses import get_loss
 from pipeline.gan.networks import CONDITIONAL, ModelSpec, count_parameters
+from pipeline.gan.samples import grid_image
 from pipeline.io import atomic_path
 
 GRID = 64  # images in a sample grid (8 x 8)
@@ -377,19 +377,6 @@ def _log_grid(live: Any, images: torch.Tensor, step: int, keep: bool) -> None:
     live.log_image("samples.png", grid)
     if keep:
         live.log_image(f"samples/{step:07d}.png", grid)
-
-
-def grid_image(images: torch.Tensor, padding: int = 2) -> Image.Image:
-    """uint8 N x 3 x H x W -> one RGB image, about square, white gaps."""
-    n, _, h, w = images.shape
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    canvas = torch.full((3, rows * (h + padding) + padding, cols * (w + padding) + padding), 255,
-                        dtype=torch.uint8)
-    for i, image in enumerate(images):
-        y, x = padding + (i // cols) * (h + padding), padding + (i % cols) * (w + padding)
-        canvas[:, y:y + h, x:x + w] = image
-    return Image.fromarray(canvas.permute(1, 2, 0).numpy(), "RGB")
 
 
 def _loss_curves(plots_dir: Path) -> Image.Image:

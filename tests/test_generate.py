@@ -12,11 +12,9 @@ from pipeline.generate import (
     GenerateError,
     generate,
     generate_with,
-    grid_image,
     latents,
     random_conditions,
     sample,
-    to_uint8,
 )
 from pipeline.prompt import PromptError
 from pipeline.shard import ONE_HOT, SCALAR, make_encoding
@@ -72,11 +70,6 @@ def test_latents_are_seeded_and_truncation_bounds_them():
     assert latents(2000, LATENT, 0).abs().max() > 2
     with pytest.raises(GenerateError, match="above 0"):
         latents(2, LATENT, 0, truncation=0)
-
-
-def test_to_uint8_maps_minus_one_to_one_onto_0_255():
-    x = torch.tensor([-2.0, -1.0, 0.0, 1.0, 3.0])
-    assert to_uint8(x).tolist() == [0, 0, 128, 255, 255]
 
 
 def test_sample_is_deterministic_and_batched():
@@ -151,8 +144,3 @@ def test_random_conditions_keep_what_was_fixed():
 def test_a_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(GenerateError, match="no model at"):
         generate(tmp_path / "generator.pt", 2, 0, tmp_path / "g.png")
-
-
-def test_grid_is_about_square():
-    images = torch.zeros(10, 3, 4, 4, dtype=torch.uint8)
-    assert grid_image(images).size == (4 * 6 + 2, 3 * 6 + 2)

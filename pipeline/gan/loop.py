@@ -41,6 +41,7 @@ from pipeline.gan.diffaugment import diff_augment, parse_policy
 from pipeline.gan.ema import EMA
 from pipeline.gan.losses import get_loss
 from pipeline.gan.networks import CONDITIONAL, ModelSpec, build_discriminator, build_generator
+from pipeline.gan.samples import to_uint8
 
 STATS = ("g_loss", "d_loss", "real_score", "fake_score")
 DEVICE_MEMORY_SHARE = 0.25  # keep the data on the GPU when it takes at most this much free memory
@@ -218,7 +219,7 @@ class Trainer:
                                None if condition is None else condition.to(self.device))
         finally:
             model.train(was_training)
-        return images.float().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+        return to_uint8(images).cpu()
 
     # ------------------------------------------------------------------ checkpoints
 
