@@ -109,8 +109,8 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
     # one photo handed in by two students
     for me, other in [("student01", "student02"), ("student02", "student01")]:
         findings.append(dict(zip(FINDING_COLUMNS, [
-            me, "img00.jpg", "duplicate", "error", f"the same file of a photo that {other} also "
-            f"handed in ({other}/img00.jpg); every photo must be your own and appear once",
+            me, "img00.jpg", "duplicate", "error", f"{other} handed in an identical file of this "
+            f"photo ({other}/img00.jpg); every photo must be your own and appear once",
             "identical bytes", "hash distance > 4",
         ], strict=True)))  # fmt: skip
     accepted = [r for r in accepted if (r["student"], r["file"]) not in

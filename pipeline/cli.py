@@ -260,7 +260,9 @@ def shard(
     params = _params(params_file)
     with stage_errors():
         index = run_shard(crops, augmented, load_encoding(_schema(schema)), out_dir, params.shard)
-    say(f"shard: {index.get('counts', index)}")
+    splits = ", ".join(f"{name} {info['samples']} samples of {len(info['students'])} students"
+                       for name, info in index["splits"].items())
+    say(f"shard: {splits} -> {out_dir}")
 
 
 @app.command()

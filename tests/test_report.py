@@ -169,15 +169,15 @@ def make_class(tmp_path: Path) -> ClassFiles:
     findings = [
         finding("ada", "", "count", "error", "handed in 3 photos, fewer than the 4 asked for",
                 "3", "= 4"),
-        finding("ada", "a.jpg", "duplicate", "error", "the same file of a photo that grace also "
-                "handed in (grace/g2.jpg); every photo must be your own and appear once",
+        finding("ada", "a.jpg", "duplicate", "error", "grace handed in an identical file of this "
+                "photo (grace/g2.jpg); every photo must be your own and appear once",
                 "identical bytes", "hash distance > 4"),
         finding("ada", "b.jpg", "expression", "warning", "a broad smile", "1.12", "<= 1.05"),
         finding("ada", EVIL, "too_small", "error", f"{EVIL} is 120×120 pixels; the shorter side "
                 "must be at least 500", "120", ">= 500"),
         finding("grace", "cut.jpg", "corrupt", "error", "the file does not decode to the end"),
-        finding("grace", "g2.jpg", "duplicate", "error", "the same file of a photo that ada also "
-                "handed in (ada/a.jpg); every photo must be your own and appear once",
+        finding("grace", "g2.jpg", "duplicate", "error", "ada handed in an identical file of this "
+                "photo (ada/a.jpg); every photo must be your own and appear once",
                 "identical bytes", "hash distance > 4"),
         finding("grace", "attributes.csv", "attributes", "error",
                 'age "<b>old</b>" is not a whole number', "<b>old</b>", "1-100"),
