@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imagehash
 import numpy as np
@@ -24,6 +25,9 @@ from pipeline.config import ValidateParams
 from pipeline.faces import Face, FaceReport
 from pipeline.images import DECODABLE, ImageError, decode
 from pipeline.io import worker_count
+
+if TYPE_CHECKING:
+    from pipeline.attributes import AttributeResult
 
 # Bump when the measuring code changes what it records, so old cache entries are not reused.
 MEASURE_VERSION = 1
@@ -97,7 +101,7 @@ class PhotoFile:
 class StudentData:
     student: str
     photos: list[Photo] = field(default_factory=list)
-    attributes: object | None = None  # pipeline.attributes.AttributeResult, once parsed
+    attributes: AttributeResult | None = None  # once the table is parsed
 
 
 @dataclass

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from pipeline.attributes import Vocabulary, check_student_attributes
+from pipeline.attributes import AttributeResult, Vocabulary, check_student_attributes
 from pipeline.config import ValidateParams
 from pipeline.findings import Finding, Severity
 from pipeline.ingest import ATTRIBUTES, PHOTO, Manifest, ManifestRow, write_findings
@@ -141,7 +141,7 @@ def validate(
 
 def _check_attributes(
     root: Path, student: str, row: ManifestRow | None, sd: StudentData, vocabulary: Vocabulary
-):
+) -> AttributeResult:
     data = read_member(root, row.source, row.member) if row is not None else None
     return check_student_attributes(
         student, row.file if row else None, data, [ph.file for ph in sd.photos], vocabulary
