@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePosixPath
 
@@ -139,6 +138,4 @@ def run_augment(crops_dir: Path, out_dir: Path, params: AugmentParams) -> dict[s
             writer = csv.DictWriter(fh, INDEX_COLUMNS)
             writer.writeheader()
             writer.writerows(index)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # a directory cannot be renamed over a non-empty one
     return {"crops": len(rows), "copies": len(index)}

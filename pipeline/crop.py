@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -209,8 +208,6 @@ def run_crop(accepted_csv: Path, submissions_root: Path, out_dir: Path, params: 
         _write_csv(tmp / "index.csv", INDEX_COLUMNS + attribute_columns, index)
         _write_csv(tmp / "failures.csv", FAILURE_COLUMNS, failures)
         contact_sheet(sheet).save(tmp / "contact_sheet.png", format="PNG")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # a directory cannot be renamed over a non-empty one
     return {
         "photos": len(rows),
         "crops": len(index),

@@ -29,7 +29,6 @@ condition vectors, so the generated set has the attribute mix of the training se
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -271,8 +270,6 @@ def _write_reports(reports_dir: Path, fake: torch.Tensor, memo: Memorization,
     with atomic_path(target) as tmp:
         records = write_memorization_pairs(memo, fake, train.images, train.keys, tmp)
         (tmp / "pairs.json").write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)  # a folder cannot be renamed over a non-empty one
 
 
 def check_require_fid(params: EvaluateParams, inception: Inception, real_count: int) -> None:

@@ -13,14 +13,22 @@ from pathlib import Path
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling of `path`; it replaces `path` only if the block succeeds.
 
-    A stage killed half-way therefore never leaves an output that looks finished.
+    A stage killed half-way therefore never leaves an output that looks finished. `path` may be
+    a file or a folder (the block then creates `tmp` as a folder).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
-        os.replace(tmp, path)
+        if path.is_dir() and not path.is_symlink():
+            # os.replace cannot rename over a non-empty folder: move the old one aside first
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)

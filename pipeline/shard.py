@@ -36,7 +36,6 @@ import io
 import json
 import math
 import re
-import shutil
 import tarfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -251,8 +250,6 @@ def run_shard(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir:
                              "student is in train; evaluate against train or add students")
         _write_json(tmp / "index.json", index)
         _write_json(tmp / "encoding.json", encoding.to_json())
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # a directory cannot be renamed over a non-empty one
     return index
 
 
