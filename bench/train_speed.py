@@ -89,7 +89,7 @@ def bench_ours(paths: list[Path], spec: ModelSpec, params: TrainParams, device: 
         trainer.train_step()
     sync(device)
     seconds = time.perf_counter() - start
-    return steps * params.batch_size / seconds, "bf16" if trainer.amp else "fp32"
+    return steps * params.batch_size / seconds, trainer.speed.precision
 
 
 def bench_reference(folder: Path, spec: ModelSpec, params: TrainParams, device: torch.device,

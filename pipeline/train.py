@@ -137,7 +137,7 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
     say(f"train: {spec.model} {spec.resolution}x{spec.resolution}, {len(data.images)} images "
         f"of {data.students} students, batch {params.batch_size} on {device}"
         f"{' x ' + str(rank.world) + ' processes' if rank.world > 1 else ''}, "
-        f"{'bf16' if trainer.amp else 'fp32'}, {trainer.steps_per_epoch} steps per epoch")
+        f"{trainer.speed.precision}, {trainer.steps_per_epoch} steps per epoch")
     fixed_z = torch.randn(GRID, spec.latent_dim,
                           generator=torch.Generator().manual_seed(params.seed))
     fixed_c = (data.conditions[torch.arange(GRID) % len(data.conditions)]
@@ -186,7 +186,7 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
         "total_seconds": round(time.perf_counter() - started, 2),
         "device": _device_name(device),
         "processes": rank.world,
-        "precision": "bf16" if trainer.amp else "fp32",
+        "precision": trainer.speed.precision,
         "parameters": {"generator": count_parameters(trainer.g),
                        "discriminator": count_parameters(trainer.d)},
         "sampled_with_ema": trainer.ema is not None,

@@ -29,7 +29,8 @@ from pipeline.config import TrainParams
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_generator
 from pipeline.gan.data import load_train_set
-from pipeline.gan.networks import MODELS
+from pipeline.gan.loop import Speed, Trainer
+from pipeline.gan.networks import CONDITIONAL, MODELS, ModelSpec
 from pipeline.shard import ONE_HOT, SCALAR, make_encoding
 from pipeline.train import run_train
 
@@ -181,6 +182,44 @@ def test_each_model_trains_a_few_steps_and_writes_its_outputs(shards, crops, tmp
             assert not torch.allclose(generator(z, flipped), out)
     else:
         assert meta["encoding"] is None and meta["condition_dim"] == 0
+
+
+def first_steps(shards: Path, params: TrainParams, speed: Speed, steps: int = 3):
+    data = load_train_set(shards, params.resolution)
+    spec = ModelSpec(params.model, params.resolution, params.latent_dim, params.g_width,
+                     params.d_width,
+                     data.conditions.shape[1] if params.model in CONDITIONAL else 0)
+    trainer = Trainer(spec, params, data, torch.device("cpu"), speed=speed)
+    for _ in range(steps):
+        trainer.train_step()
+    return trainer, [values for _, values in trainer.flush()]
+
+
+@pytest.mark.parametrize("model", ["dcgan", "cdcgan"])
+def test_the_gpu_step_settings_run_on_the_cpu(shards, model):
+    """bf16 autocast, channels-last and fused Adam, which a GPU run uses, exercised here; the
+    first step's losses match float32's to bf16's precision."""
+    params = tiny(model=model, steps=4, log_every=4)
+    gpu = Speed(torch.bfloat16, channels_last=True, fused_adam=True)
+    fast, fast_rows = first_steps(shards, params, gpu)
+    _, exact_rows = first_steps(shards, params, Speed.for_device(torch.device("cpu")))
+    assert fast.speed.precision == "bf16"
+    assert fast.opt_g.param_groups[0]["fused"] and fast.opt_d.param_groups[0]["fused"]
+    weights = [p for net in (fast.g, fast.d) for p in net.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert all(math.isfinite(v) for row in fast_rows for v in row)
+    assert fast_rows[0] == pytest.approx(exact_rows[0], abs=0.02)
+    assert fast_rows[0] != exact_rows[0]  # it did run in bf16
+
+    samples = fast.sample(torch.randn(5, params.latent_dim),
+                          fast.conditions[:5] if fast.conditions is not None else None)
+    assert samples.dtype == torch.uint8 and samples.shape == (5, 3, 16, 16)
+    data = load_train_set(shards, params.resolution)
+    resumed = Trainer(fast.spec, params, data, torch.device("cpu"), speed=gpu)
+    resumed.load_state_dict(fast.state_dict())
+    resumed.train_step()
+    assert resumed.step == 4
+    assert all(math.isfinite(v) for _, row in resumed.flush() for v in row)
 
 
 def test_hinge_spectral_norm_without_ema_or_augmentation(shards, tmp_path):
