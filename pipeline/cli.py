@@ -59,8 +59,9 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int):
-    """A progress callback; drawn only on a terminal, so logs and DVC output stay clean."""
+def progress_bars():
+    """start(description, total) -> a progress callback, one bar each; drawn only on a
+    terminal, so logs and DVC output stay clean."""
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -70,9 +71,20 @@ def progress_bar(description: str, total: int):
         transient=True,
         disable=not err.is_terminal,
     )
-    with bar:
+
+    def start(description: str, total: int):
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+        return lambda n=1: bar.advance(task, n)
+
+    with bar:
+        yield start
+
+
+@contextmanager
+def progress_bar(description: str, total: int):
+    """One progress callback (see progress_bars)."""
+    with progress_bars() as start:
+        yield start(description, total)
 
 
 def _schema(path: Path | None) -> Path:
@@ -364,9 +376,9 @@ def evaluate(
     from pipeline.evaluate import run_evaluate
 
     params = _params(params_file)
-    with stage_errors():
+    with stage_errors(), progress_bars() as bars:
         result = run_evaluate(
-            model, shards, metrics, reports_dir, params.evaluate, params.validate.detect
+            model, shards, metrics, reports_dir, params.evaluate, params.validate.detect, bars
         )
     say(f"evaluate: wrote {metrics} ({len(result)} entries)")
 

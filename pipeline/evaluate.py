@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,14 @@ DETECT_BATCH = 64
 SAMPLE_GRID = 64
 REAL_RESIZE = "PIL Lanczos"
 UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
+
+# start(description, total) -> advance(n): one progress bar per pass over a set of images
+# (10 000 samples through MTCNN take minutes on a CPU).
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+def no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda n=1: None
 
 
 class EvaluateError(ValueError):
@@ -128,10 +137,11 @@ class Detection:
     mean_abs_roll: float | None
 
 
-def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer) -> Detection:
+def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer,
+                 advance: Callable[[int], None] | None = None) -> Detection:
     """The validator's detector on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px
     (bilinear): the fraction with a face above its probability limit, and the mean absolute
-    pose of the largest face in each."""
+    pose of the largest face in each. `advance(n)` after each batch."""
     poses = []
     found = 0
     for start in range(0, len(images), DETECT_BATCH):
@@ -144,13 +154,16 @@ def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer) -> Detection:
                 found += 1
                 pose = report.faces[0].pose
                 poses.append((abs(pose.yaw), abs(pose.pitch), abs(pose.roll)))
+        if advance is not None:
+            advance(len(arrays))
     means = np.mean(poses, axis=0).round(3).tolist() if poses else [None, None, None]
     return Detection(round(found / len(images), 6), len(images), found, *means)
 
 
 def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
                    train: RealSet, params: EvaluateParams, detect: DetectParams, reports_dir: Path,
-                   inception: Inception, split: str | None = None) -> dict[str, Any]:
+                   inception: Inception, split: str | None = None,
+                   progress: Progress = no_progress) -> dict[str, Any]:
     """Every measure of the module docstring for one generator; writes the report images and
     returns the metrics (as `metrics/evaluate.json` holds them)."""
     timing: dict[str, float] = {}
@@ -186,12 +199,15 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
     unavailable: dict[str, str] = {}
     if inception.available:
         assert inception.module is not None
-        f_real = extract_features(inception.module, real.images, device)
-        f_fake = extract_features(inception.module, fake, device)
+        def features(images: torch.Tensor, name: str) -> Any:
+            advance = progress(f"Inception features: {name}", len(images))
+            return extract_features(inception.module, images, device, advance=advance)
+
+        f_real = features(real.images, f"{split} crops")
+        f_fake = features(fake, "generated")
         metrics.update(_inception_metrics(f_real, f_fake, params.seed))
-        f_train = (f_real if train is real
-                   else extract_features(inception.module, train.images, device))
-        f_mirror = extract_features(inception.module, mirrored(train.images), device)
+        f_train = f_real if train is real else features(train.images, "train crops")
+        f_mirror = features(mirrored(train.images), "mirrored train crops")
         extra_spaces["inception"] = (unit_embedding(f_fake.pool), unit_embedding(f_train.pool),
                                      unit_embedding(f_mirror.pool))
     else:
@@ -203,7 +219,9 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
 
     t = time.perf_counter()
     analyzer = FaceAnalyzer(replace(detect, device=str(device)))
-    got, ref = detect_faces(fake, analyzer), detect_faces(real.images, analyzer)
+    got = detect_faces(fake, analyzer, progress("Face detection: generated", len(fake)))
+    ref = detect_faces(real.images, analyzer,
+                       progress(f"Face detection: {split} crops", len(real.images)))
     face_prob = detect.face_prob
     metrics["detection"] = {
         "rate": got.rate, "rate_real": ref.rate, "prob_limit": face_prob,
@@ -287,7 +305,8 @@ def check_require_fid(params: EvaluateParams, inception: Inception, real_count: 
 
 
 def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports_dir: Path,
-                 params: EvaluateParams, detect: DetectParams) -> dict[str, Any]:
+                 params: EvaluateParams, detect: DetectParams,
+                 progress: Progress = no_progress) -> dict[str, Any]:
     """The stage: load, measure, write `metrics_path` and the report images; returns the
     metrics. EvaluateError (a message to show, not a traceback) when it cannot run."""
     model_path = Path(model_path)
@@ -304,7 +323,7 @@ def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports
     inception = load_inception(params.inception_weights, resolve_device(params.device))
     check_require_fid(params, inception, len(real.images))
     metrics = evaluate_model(generator, meta, real, train, params, detect, reports_dir,
-                             inception)
+                             inception, progress=progress)
     write_metrics(metrics, Path(metrics_path))
     return metrics
 

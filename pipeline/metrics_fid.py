@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import socket
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,8 +181,9 @@ class Features:
 
 
 def extract_features(feature: nn.Module, images: torch.Tensor, device: str | torch.device = "cpu",
-                     batch_size: int = BATCH_SIZE) -> Features:
-    """Run `feature` over uint8 N x 3 x H x W `images` in batches.
+                     batch_size: int = BATCH_SIZE,
+                     advance: Callable[[int], None] | None = None) -> Features:
+    """Run `feature` over uint8 N x 3 x H x W `images` in batches (`advance(n)` after each).
 
     `feature` returns either a tensor (N x D) or a pair (features, logits) as InceptionFeatures
     does; any fixed module will do for testing the plumbing.
@@ -200,6 +201,8 @@ def extract_features(feature: nn.Module, images: torch.Tensor, device: str | tor
                 logits.append(out[1].double().cpu())
             else:
                 pools.append(out.reshape(len(out), -1).double().cpu())
+            if advance is not None:
+                advance(len(pools[-1]))
     if not pools:
         raise ValueError("no images to extract features from")
     return Features(torch.cat(pools), torch.cat(logits) if logits else None)

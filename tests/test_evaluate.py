@@ -163,9 +163,22 @@ def test_feature_based_metrics_are_assembled(sets, tmp_path):
     val, train = sets
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
     fixed = Inception(PairExtractor(), "test-extractor", None, None)
+    bars: dict[str, list[int]] = {}
+
+    def progress(description: str, total: int):
+        bars[description] = [total, 0]
+        return lambda n=1: bars[description].__setitem__(1, bars[description][1] + n)
+
     metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
-                             tmp_path, fixed)
+                             tmp_path, fixed, progress=progress)
     assert isinstance(metrics["fid"], float) and metrics["fid_note"] is None
+    # every pass over images had a bar, and each bar was filled exactly
+    assert sorted(bars) == ["Face detection: generated", "Face detection: val crops",
+                            "Inception features: generated", "Inception features: mirrored "
+                            "train crops", "Inception features: train crops",
+                            "Inception features: val crops"]
+    assert all(done == total for total, done in bars.values())
+    assert bars["Face detection: generated"][0] == PARAMS.samples
     assert metrics["kid_subset_size"] == 5 and "subsets of 5" in metrics["kid_note"]
     assert metrics["inception_score_mean"] >= 1.0
     assert metrics["memorization"]["inception"]["flagged"] == 12
