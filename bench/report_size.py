@@ -97,12 +97,12 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
             manifest.append(row)
             if rng.random() < 0.15:
                 findings.append(dict(zip(FINDING_COLUMNS, [
-                    student, name, "blurry", "error", "the face is blurry", "41.2", ">= 60"
+                    student, name, "blurry", "error", "the face is blurry", "41.2", ">= 60", ""
                 ], strict=True)))  # fmt: skip
                 continue
             if rng.random() < 0.1:
                 findings.append(dict(zip(FINDING_COLUMNS, [
-                    student, name, "expression", "warning", "a broad smile", "1.1", "<= 1.0"
+                    student, name, "expression", "warning", "a broad smile", "1.1", "<= 1.0", ""
                 ], strict=True)))  # fmt: skip
             values = {k: rng.choice(v) for k, v in VOCABULARY.items()}
             accepted.append({**{k: v for k, v in row.items() if k != "kind"}, **values})
@@ -111,7 +111,7 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
         findings.append(dict(zip(FINDING_COLUMNS, [
             me, "img00.jpg", "duplicate", "error", f"{other} handed in an identical file of this "
             f"photo ({other}/img00.jpg); every photo must be your own and appear once",
-            "identical bytes", "hash distance > 4",
+            "identical bytes", "hash distance > 4", f"{other}/img00.jpg",
         ], strict=True)))  # fmt: skip
     accepted = [r for r in accepted if (r["student"], r["file"]) not in
                 {("student01", "img00.jpg"), ("student02", "img00.jpg")}]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 
@@ -21,11 +22,19 @@ class Finding:
     message: str
     value: str = ""
     limit: str = ""
+    # "student/file" of the other photo the finding is about: the photo a duplicate copies
+    related: str = ""
 
     def as_row(self) -> dict[str, str]:
         row = asdict(self)
         row["severity"] = self.severity.value
         return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> Finding:
+        """The inverse of as_row; ValueError when the severity is not one of Severity's."""
+        values = {f.name: row.get(f.name) or "" for f in fields(cls)}
+        return cls(**{**values, "severity": Severity(values["severity"])})
 
 
 FINDING_COLUMNS = [f.name for f in fields(Finding)]

@@ -150,15 +150,4 @@ def write_findings(findings: list[Finding], path: Path) -> None:
 
 def read_findings(path: Path) -> list[Finding]:
     with Path(path).open(newline="", encoding="utf-8") as fh:
-        return [
-            Finding(
-                r["student"],
-                r["file"],
-                r["rule"],
-                Severity(r["severity"]),
-                r["message"],
-                r["value"],
-                r["limit"],
-            )
-            for r in csv.DictReader(fh)
-        ]
+        return [Finding.from_row(r) for r in csv.DictReader(fh)]

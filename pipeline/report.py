@@ -19,7 +19,7 @@ import io
 import json
 import math
 import zipfile
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -260,17 +260,12 @@ def _read_findings(path: Path) -> list[Finding]:
     out = []
     for i, r in enumerate(rows, start=2):
         try:
-            severity = Severity(r["severity"])
+            out.append(Finding.from_row(r))
         except ValueError:
             raise ReportError(
                 f"{path} line {i}: severity {r['severity']!r} is not one of "
                 f"{', '.join(s.value for s in Severity)}"
             ) from None
-        out.append(
-            Finding(
-                r["student"], r["file"], r["rule"], severity, r["message"], r["value"], r["limit"]
-            )
-        )
     return out
 
 
@@ -348,10 +343,6 @@ def _students(
     for r in accepted_rows:
         if r["student"] in views:
             views[r["student"]].accepted += 1
-    files_of: dict[str, list[str]] = defaultdict(list)
-    for student, file in photos:
-        files_of[student].append(file)
-
     for f in findings:
         if not f.student:
             continue
@@ -367,39 +358,15 @@ def _students(
             (sv.other_files if f.file else sv.findings).append(f)
             continue
         photo.findings.append(f)
-        if f.rule == "duplicate":
-            other = duplicate_of(f, files_of)
-            if other is not None:
-                photo.copies.append(
-                    Copy(*other, other[0] != f.student, thumbs.get(other, Thumb(None, "")))
-                )
+        if f.rule == "duplicate" and "/" in f.related:
+            student, file = f.related.split("/", 1)  # student names never hold a "/"
+            photo.copies.append(
+                Copy(student, file, student != f.student,
+                     thumbs.get((student, file), Thumb(None, "")))
+            )
     for sv in views.values():
         sv.photos.sort(key=lambda p: p.file)
     return list(views.values())
-
-
-def duplicate_of(finding: Finding, files_of: dict[str, list[str]]) -> tuple[str, str] | None:
-    """The (student, file) a duplicate finding's message names, or None when it names none.
-
-    The duplicate rule writes `student/file` for a photo of another student and the bare file
-    name for one of the same submission; the longest name found wins (`a.jpg` is inside
-    `ba.jpg`).
-    """
-    message = finding.message
-    others = [
-        (len(s) + len(f), (s, f))
-        for s, files in files_of.items()
-        if s != finding.student and f"{s}/" in message
-        for f in files
-        if f"{s}/{f}" in message
-    ]
-    if not others:
-        others = [
-            (len(f), (finding.student, f))
-            for f in files_of.get(finding.student, [])
-            if f != finding.file and f in message
-        ]
-    return max(others)[1] if others else None
 
 
 # ---------------------------------------------------------------- charts

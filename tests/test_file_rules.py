@@ -102,6 +102,7 @@ def test_duplicates_within_and_across_students(tmp_path):
     assert "bob handed in an identical file of this photo (bob/b2.jpg)" in across_ada.message
     assert "ada handed in an identical file of this photo (ada/a3.jpg)" in across_bob.message
     assert across_bob.value == "identical bytes"
+    assert [dups[k].related for k in sorted(dups)] == ["ada/a1.jpg", "bob/b2.jpg", "ada/a3.jpg"]
 
 
 @pytest.mark.parametrize("limit, flagged", [(0, False), (4, True)])

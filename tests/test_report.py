@@ -113,10 +113,9 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def finding(student, file, rule, severity, message, value="", limit=""):
-    return dict(
-        zip(FINDING_COLUMNS, [student, file, rule, severity, message, value, limit], strict=True)
-    )
+def finding(student, file, rule, severity, message, value="", limit="", related=""):
+    return dict(zip(FINDING_COLUMNS,
+                    [student, file, rule, severity, message, value, limit, related], strict=True))
 
 
 @dataclass
@@ -171,14 +170,14 @@ def make_class(tmp_path: Path) -> ClassFiles:
                 "3", "= 4"),
         finding("ada", "a.jpg", "duplicate", "error", "grace handed in an identical file of this "
                 "photo (grace/g2.jpg); every photo must be your own and appear once",
-                "identical bytes", "hash distance > 4"),
+                "identical bytes", "hash distance > 4", "grace/g2.jpg"),
         finding("ada", "b.jpg", "expression", "warning", "a broad smile", "1.12", "<= 1.05"),
         finding("ada", EVIL, "too_small", "error", f"{EVIL} is 120×120 pixels; the shorter side "
                 "must be at least 500", "120", ">= 500"),
         finding("grace", "cut.jpg", "corrupt", "error", "the file does not decode to the end"),
         finding("grace", "g2.jpg", "duplicate", "error", "ada handed in an identical file of this "
                 "photo (ada/a.jpg); every photo must be your own and appear once",
-                "identical bytes", "hash distance > 4"),
+                "identical bytes", "hash distance > 4", "ada/a.jpg"),
         finding("grace", "attributes.csv", "attributes", "error",
                 'age "<b>old</b>" is not a whole number', "<b>old</b>", "1-100"),
         finding("grace", "__MACOSX/._g1.jpg", "submission", "info",

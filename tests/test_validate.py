@@ -3,6 +3,7 @@
 import csv
 import json
 from dataclasses import replace
+from pathlib import Path
 
 from PIL import Image, ImageOps
 
@@ -64,13 +65,18 @@ def test_changing_a_limit_rejudges_without_measuring(tmp_path):
     assert len(cache_files(cache)) == 6  # detector settings are part of the key
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def test_outputs(tmp_path):
     root = tmp_path / "subs"
     make_class(root)
     result = run(root, tmp_path / "cache")
     out = tmp_path / "out"
     write_outputs(result, out / "findings.csv", out / "accepted.csv", out / "validate.json")
-    rows = list(csv.DictReader((out / "accepted.csv").open()))
+    rows = read_rows(out / "accepted.csv")
     assert {r["file"] for r in rows} == {"p1.jpg", "p2.jpg"}
     p1 = next(r for r in rows if r["file"] == "p1.jpg")
     assert set(FACE_COLUMNS) <= set(p1)
@@ -82,7 +88,7 @@ def test_outputs(tmp_path):
     metrics = json.loads((out / "validate.json").read_text())
     assert metrics["photos"] == 3 and metrics["accepted"] == 2
     assert metrics["rules"]["too_small"] == 1 and metrics["findings"]["errors"] >= 1
-    findings = list(csv.DictReader((out / "findings.csv").open()))
+    findings = read_rows(out / "findings.csv")
     assert any(f["rule"] == "too_small" and f["file"] == "p3.jpg" for f in findings)
 
 

@@ -60,6 +60,7 @@ def duplicate(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
             msg,
             value=value,
             limit=f"hash distance > {p.duplicate_max_distance}",
+            related=where,
         )
 
 
