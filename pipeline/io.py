@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,12 +19,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = _sibling(path, "tmp", str(os.getpid()))
     try:
         yield tmp
         if path.is_dir() and not path.is_symlink():
             # os.replace cannot rename over a non-empty folder: move the old one aside first
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = _sibling(path, "old", str(os.getpid()))
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -34,6 +35,22 @@ def atomic_path(path: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def remove_leftovers(path: Path) -> None:
+    """Delete what `atomic_path(path)` in a killed process left beside `path` (a half-written
+    temporary, an old folder moved aside). Only for outputs one process writes at a time."""
+    path = Path(path)
+    for kind in ("tmp", "old"):
+        for stale in path.parent.glob(glob.escape(_sibling(path, kind, "").name) + "*"):
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+
+
+def _sibling(path: Path, kind: str, pid: str) -> Path:
+    return path.with_name(f".{path.name}.{kind}-{pid}")
 
 
 def worker_count() -> int:

@@ -53,7 +53,7 @@ from pipeline.gan.loop import STATS, Rank, Trainer
 from pipeline.gan.losses import get_loss
 from pipeline.gan.networks import CONDITIONAL, ModelSpec, count_parameters
 from pipeline.gan.samples import grid_image
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, remove_leftovers
 
 GRID = 64  # images in a sample grid (8 x 8)
 GENERATOR = "generator.pt"
@@ -121,9 +121,9 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
         raise TrainError(str(exc)) from None
     fingerprint = _fingerprint(params, data)
     checkpoint_path = out_dir / CHECKPOINT
-    if rank.main:
-        for stale in out_dir.glob(".*.pt.tmp-*"):  # left by a run killed while writing
-            stale.unlink(missing_ok=True)
+    if rank.main:  # a run killed while writing left half-written files
+        for name in (CHECKPOINT, GENERATOR):
+            remove_leftovers(out_dir / name)
     state = _resumable(checkpoint_path, fingerprint, params, device, say) if resume else None
     resumed_from = None
     history: dict[str, Any] = {"window": [0, [0.0] * len(STATS)], "epoch": [0, [0.0] * len(STATS)],

@@ -1,6 +1,9 @@
+import subprocess
+import sys
+
 import pytest
 
-from pipeline.io import atomic_path
+from pipeline.io import atomic_path, remove_leftovers
 
 
 def test_a_file_is_replaced_only_when_the_block_succeeds(tmp_path):
@@ -35,3 +38,23 @@ def test_a_failed_folder_leaves_the_previous_one(tmp_path):
         raise RuntimeError("killed half-way")
     assert sorted(p.name for p in target.iterdir()) == ["a.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crops"]
+
+
+def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
+    """A process that dies inside the block (no clean-up runs) leaves its temporary beside the
+    finished output; remove_leftovers clears it and nothing else."""
+    (tmp_path / "checkpoint.pt").write_text("finished")
+    (tmp_path / "crops").mkdir()
+    (tmp_path / "checkpoint.pt.tmp-1").write_text("not a leftover: another name")
+    for target, half_write in (("checkpoint.pt", "tmp.write_text('half')"),
+                               ("crops", "tmp.mkdir(); (tmp / 'a.png').write_text('a')")):
+        code = (f"import os; from pipeline.io import atomic_path\n"
+                f"with atomic_path({str(tmp_path / target)!r}) as tmp:\n"
+                f"    {half_write}; os._exit(9)")
+        assert subprocess.run([sys.executable, "-c", code]).returncode == 9
+    assert len(list(tmp_path.iterdir())) == 5
+    remove_leftovers(tmp_path / "checkpoint.pt")
+    remove_leftovers(tmp_path / "crops")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.pt", "checkpoint.pt.tmp-1", "crops"]
+    assert (tmp_path / "checkpoint.pt").read_text() == "finished"
