@@ -170,6 +170,20 @@ def test_rerun_replaces_the_output(cropped, tmp_path):
         assert im.size == (64, 64)
 
 
+def test_outputs_do_not_depend_on_the_number_of_threads(cropped, tmp_path):
+    accepted = cropped["root"].parent / "accepted.csv"
+    outputs = []
+    for workers in (1, 4):
+        out = tmp_path / f"crops-{workers}"
+        run_crop(accepted, cropped["root"], out, CropParams(size=64, sheet_count=4), MAX_PIXELS,
+                 workers=workers)
+        outputs.append({p.relative_to(out).as_posix(): p.read_bytes()
+                        for p in sorted(out.rglob("*")) if p.is_file()})
+    assert outputs[0] == outputs[1]
+    assert {"index.csv", "failures.csv", "contact_sheet.png", "bob/kate.png"} <= set(outputs[0])
+    assert b"cut.jpg" in outputs[0]["failures.csv"]
+
+
 def test_reduced_decode_matches_full_decode():
     photo = (FACES / "kate_siegel.jpg").read_bytes()
     # Plausible landmarks for this photo (left eye, right eye, nose, mouth corners).
