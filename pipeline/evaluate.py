@@ -199,6 +199,7 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
     unavailable: dict[str, str] = {}
     if inception.available:
         assert inception.module is not None
+
         def features(images: torch.Tensor, name: str) -> Any:
             advance = progress(f"Inception features: {name}", len(images))
             return extract_features(inception.module, images, device, advance=advance)

@@ -58,16 +58,16 @@ class Speed:
 
     @classmethod
     def for_device(cls, device: torch.device) -> Speed:
-        """All three on a GPU (bf16 where it has bf16 units). None on the CPU, where float32
-        keeps runs (the demo, the tests) reproducible across processors; bf16 would pay only on
-        some (1.3-1.5x for a 32 px DCGAN step on the CI machine's AVX-512-BF16 cores)."""
+        """All three on a GPU (bf16 where it has bf16 units). None of them on the CPU, where
+        float32 keeps runs (the demo, the tests) reproducible across processors; bf16 would pay
+        only on some (1.3-1.5x for a 32 px DCGAN step on the CI machine's AVX-512-BF16 cores)."""
         if device.type != "cuda":
             return cls(None, False, False)
         return cls(torch.bfloat16 if torch.cuda.is_bf16_supported() else None, True, True)
 
     @property
     def precision(self) -> str:
-        return "bf16" if self.autocast == torch.bfloat16 else "fp32"
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast]
 
 
 @dataclass(frozen=True)
