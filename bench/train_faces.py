@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from train_speed import describe, sync
 
 from pipeline.augment import apply_recipe, copy_seed, draw_recipe
 from pipeline.config import AugmentParams, DetectParams, TrainParams
 from pipeline.crop import align, face_quad
+from pipeline.devices import resolve_device
 from pipeline.evaluate import detect_faces
 from pipeline.faces import FaceAnalyzer
 from pipeline.gan.data import TrainSet
@@ -82,8 +83,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
-                          if args.device == "auto" else args.device)
+    device = resolve_device(args.device)
     analyzer = FaceAnalyzer(DetectParams(device=str(device)))
     images = training_set(analyzer, args.resolution, args.copies, AugmentParams())
     data = TrainSet(images=images, conditions=torch.zeros(len(images), 0), encoding=None,
@@ -108,21 +108,16 @@ def main() -> None:
         print(f"step {trainer.step}: detection rate {found.rate:.3f}", flush=True)
         if trainer.step >= args.steps:
             break
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync(device)
         start = time.perf_counter()
         for _ in range(args.every):
             trainer.train_step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        sync(device)
         seconds += time.perf_counter() - start
     args.out.parent.mkdir(parents=True, exist_ok=True)
     grid_image(samples).save(args.out)
 
-    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-            else f"CPU {platform.processor() or platform.machine()}, "
-                 f"{torch.get_num_threads()} threads")
-    print(f"device: {name}; torch {torch.__version__}; {trainer.speed.precision}")
+    print(f"device: {describe(device)}; torch {torch.__version__}; {trainer.speed.precision}")
     print(f"dcgan {args.resolution}x{args.resolution}, widths {args.width}, latent {args.latent},"
           f" batch {args.batch}; {len(images)} crops of {len(PORTRAITS)} people; diffaugment "
           f"'{args.diffaugment}', ema {args.ema}; {args.samples} samples per measurement")

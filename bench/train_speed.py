@@ -30,6 +30,7 @@ import torch
 from PIL import Image, ImageEnhance, ImageOps
 
 from pipeline.config import TrainParams
+from pipeline.devices import resolve_device
 from pipeline.gan.data import TrainSet, to_uint8_image
 from pipeline.gan.loop import Trainer
 from pipeline.gan.networks import ModelSpec, build_discriminator, build_generator
@@ -67,6 +68,13 @@ def make_crops(folder: Path, n: int, side: int, seed: int = 0) -> list[Path]:
             path.write_bytes(distinct[i % len(distinct)])
         paths.append(path)
     return paths
+
+
+def describe(device: torch.device) -> str:
+    """The GPU's name, or the CPU and its thread count: the machine a figure belongs to."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def sync(device: torch.device) -> None:
@@ -168,8 +176,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
-                          if args.device == "auto" else args.device)
+    device = resolve_device(args.device)
     spec = ModelSpec(args.model, args.resolution, args.latent, args.width, args.width)
     params = dataclasses.replace(TrainParams(), model=args.model, resolution=args.resolution,
                                  latent_dim=args.latent, g_width=args.width,
@@ -184,10 +191,7 @@ def main() -> None:
                                     args.reference_steps or args.steps, args.warmup,
                                     args.workers)
 
-    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
-            else f"CPU {platform.processor() or platform.machine()}, "
-                 f"{torch.get_num_threads()} threads")
-    print(f"device: {name}; torch {torch.__version__}")
+    print(f"device: {describe(device)}; torch {torch.__version__}")
     print(f"{args.model} {args.resolution}x{args.resolution}, batch {args.batch}, widths "
           f"{args.width}, latent {args.latent}; {images} PNG crops of {args.crop} px; "
           f"ours: diffaugment '{args.diffaugment}', ema {args.ema}")
