@@ -87,3 +87,18 @@ def test_repro_runs_every_stage_then_skips_what_did_not_change(repo):
 
     metrics = run(["dvc", "metrics", "show"], repo)
     assert "acceptance_rate" in metrics and "failed to load" not in metrics
+
+
+def test_raising_the_steps_continues_from_the_persisted_checkpoint(repo):
+    """dvc removes a stage's outputs before running it, except those marked persist: the
+    checkpoint survives, and `facedata train --resume` continues from it."""
+    run(["dvc", "repro", "train"], repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    done = params["train"]["steps"]
+    params["train"]["steps"] = done + 4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = run(["dvc", "repro", "train"], repo)
+    assert ran(output) == {"train"}
+    assert f"resuming from step {done}" in output
+    metrics = yaml.safe_load((repo / "metrics" / "train.json").read_text())
+    assert metrics["resumed_from"] == done and metrics["steps"] == done + 4
