@@ -1,14 +1,14 @@
 """Does the trainer learn faces? How often MTCNN finds one in its samples, over a training run.
 
-Builds the training set the pipeline would: the portraits in tests/data/faces, aligned by the crop
-stage's `align` on MTCNN's landmarks, each with --copies augmented copies drawn by the augment
-stage's recipes (flips, small rotations and zooms, colour jitter). Trains
-`pipeline.gan.loop.Trainer` on it (DiffAugment and EMA as given) and every --every steps
-measures the face detection rate of the evaluate stage (`pipeline.evaluate.detect_faces`: the
-validator's MTCNN settings, images upscaled to 160 px) on --samples images from the sampling
-generator (the EMA). The baselines, measured in the same run: the real crops' rate (what a
-perfect generator would reach) and the untrained generator's (step 0). Saves the last sample
-grid to --out.
+Builds the training set the pipeline would: the portraits in tests/data/faces, decoded and
+detected as the validator does, cropped by the crop stage's `crop_photo` on MTCNN's landmarks,
+each with --copies augmented copies drawn by the augment stage's recipes (flips, small
+rotations and zooms, colour jitter). Trains `pipeline.gan.loop.Trainer` on it (DiffAugment and
+EMA as given) and every --every steps measures the face detection rate of the evaluate stage
+(`pipeline.evaluate.detect_faces`: the validator's MTCNN settings, images upscaled to 160 px)
+on --samples images from the sampling generator (the EMA). The baselines, measured in the same
+run: the real crops' rate (what a perfect generator would reach) and the untrained generator's
+(step 0). Saves the last sample grid to --out.
 
 A handful of identities is enough to tell a trainer that learns from one that does not; it is
 not a test of diversity (the generator will reproduce these few faces).
@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-from train_speed import describe, sync
+from train_speed import FACES, SOURCES, describe, sync
 
 from pipeline.augment import apply_recipe, copy_seed, draw_recipe
-from pipeline.config import AugmentParams, DetectParams, TrainParams
-from pipeline.crop import align, face_quad
+from pipeline.config import AugmentParams, DetectParams, TrainParams, ValidateParams
+from pipeline.crop import crop_photo
 from pipeline.devices import resolve_device
 from pipeline.evaluate import detect_faces
 from pipeline.faces import FaceAnalyzer
@@ -40,12 +39,10 @@ from pipeline.gan.data import TrainSet
 from pipeline.gan.loop import Trainer
 from pipeline.gan.networks import ModelSpec
 from pipeline.gan.samples import grid_image
+from pipeline.images import decode
 
-ROOT = Path(__file__).resolve().parents[1]
-FACES = ROOT / "tests" / "data" / "faces"
-PORTRAITS = ["angelina_jolie", "astronaut_collins", "biden_official_2013", "kate_siegel",
-             "paul_rudd"]
-DETECT_LONG_SIDE = 640  # as the validator reduces photos before detection
+PORTRAITS = sorted(SOURCES)
+MAX_PIXELS = ValidateParams().max_pixels
 
 
 def training_set(analyzer: FaceAnalyzer, resolution: int, copies: int,
@@ -53,13 +50,10 @@ def training_set(analyzer: FaceAnalyzer, resolution: int, copies: int,
     """uint8 N x 3 x R x R: each portrait's aligned crop and its augmented copies."""
     crops = []
     for name in PORTRAITS:
-        with Image.open(FACES / f"{name}.jpg") as im:
-            photo = im.convert("RGB")
-        scale = max(photo.size) / DETECT_LONG_SIDE
-        small = photo.resize((round(photo.width / scale), round(photo.height / scale)))
-        report = analyzer.analyse([np.asarray(small)], [scale])[0]
-        landmarks = np.asarray(report.faces[0].landmarks)
-        crop = align(photo, face_quad(landmarks), resolution)
+        data = (FACES / f"{name}.jpg").read_bytes()
+        small = decode(data, max_pixels=MAX_PIXELS, long_side=analyzer.params.long_side)
+        report = analyzer.analyse([np.asarray(small.image)], [small.scale])[0]
+        crop = crop_photo(data, np.asarray(report.faces[0].landmarks), resolution, MAX_PIXELS)
         crops.append(crop)
         crops += [apply_recipe(crop, draw_recipe(augment, copy_seed(augment.seed, "bench", name,
                                                                       copy)))
