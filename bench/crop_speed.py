@@ -1,7 +1,7 @@
 """How fast is the crop stage on phone-size photos, on one thread against one per core?
 
 Makes N 4000×3000 JPEGs (12 MP) from the portraits in tests/data/faces (validate_speed's
-`make_class`), measures them once with the validator to get every face's landmarks (all photos
+`fresh_class`), measures them once with the validator to get every face's landmarks (all photos
 with a face are cropped, whatever the rules say: this times cropping, not judging), then times
 `pipeline.crop.run_crop` with one thread (the baseline: how the stage ran before) and with its
 default (one thread per core), checks that both wrote identical files, and prints crops/second
@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import csv
 import platform
-import shutil
 import time
 from pathlib import Path
 
-from validate_speed import ROOT, SIZE, make_class
+from validate_speed import ROOT, SIZE, fresh_class
 
 from pipeline.attributes import load_vocabulary
 from pipeline.config import CropParams, load_params
@@ -42,20 +41,19 @@ def main() -> None:
     args = ap.parse_args()
 
     work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    subs = work / "submissions"
-    print(f"making {args.photos} photos of {SIZE[0]}×{SIZE[1]} in {subs} ...", flush=True)
-    make_class(subs, args.photos)
+    subs = fresh_class(work, args.photos)
     params = load_params(ROOT / "params.yaml")
     vocab = load_vocabulary(ROOT / "schemas" / "attributes.yaml")
     result = validate(subs, ingest(subs, params.ingest), params.validate, vocab,
                       work / "cache")
     manifest = {(r.student, r.file): r for r in result.manifest.rows}
-    rows = [{"student": ph.student, "file": ph.file, "source": manifest[ph.student, ph.file].source,
-             "member": manifest[ph.student, ph.file].member,
-             "width": manifest[ph.student, ph.file].width,
-             "height": manifest[ph.student, ph.file].height, **face_columns(ph)}
-            for ph in result.photos if ph.main_face is not None]
+    rows = []
+    for ph in result.photos:
+        if ph.main_face is not None:
+            m = manifest[ph.student, ph.file]
+            rows.append({"student": ph.student, "file": ph.file, "source": m.source,
+                         "member": m.member, "width": m.width, "height": m.height,
+                         **face_columns(ph)})
     accepted = work / "accepted.csv"
     with accepted.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, list(rows[0]))

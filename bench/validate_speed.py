@@ -54,6 +54,15 @@ def make_class(root: Path, n: int, per_student: int = 10) -> None:
         (folder / f"img{i:03d}.jpg").write_bytes(buf.getvalue())
 
 
+def fresh_class(work: Path, n: int) -> Path:
+    """`work` emptied, then `work`/submissions made by make_class; returns that folder."""
+    shutil.rmtree(work, ignore_errors=True)
+    subs = work / "submissions"
+    print(f"making {n} photos of {SIZE[0]}×{SIZE[1]} in {subs} ...", flush=True)
+    make_class(subs, n)
+    return subs
+
+
 def naive(photos: list[Path]) -> float:
     from facenet_pytorch import MTCNN
 
@@ -111,10 +120,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = args.workdir
-    shutil.rmtree(work, ignore_errors=True)
-    subs, cache = work / "submissions", work / "cache"
-    print(f"making {args.photos} photos of {SIZE[0]}×{SIZE[1]} in {subs} ...", flush=True)
-    make_class(subs, args.photos)
+    subs, cache = fresh_class(work, args.photos), work / "cache"
     photos = sorted(subs.rglob("*.jpg"))
 
     t_naive = naive(photos[: args.naive])
