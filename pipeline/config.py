@@ -71,7 +71,7 @@ class ValidateParams:
     min_outline_margin: float = -0.05
     # Blur: the face's edges' width (Gaussian sigma, eye distances). Sharp photos 0.028-0.037; a
     # Gaussian blur of 0.03 eye distances brings every good fixture to 0.039 or more.
-    max_edge_width: float = 0.038
+    max_edge_width: float = 0.039
     min_brightness: float = 40.0  # mean face luma, 0-255 (low: dark skin must pass)
     max_brightness: float = 220.0
     max_clipped: float = 0.10  # fraction of face pixels pure black or pure white
@@ -85,7 +85,7 @@ class ValidateParams:
     # Expression (warning): the mouth's shape a neutral spread towards a smile on average, or the
     # lips apart by a fifth of the mouth's width (talking, laughing, surprise).
     max_smile: float = 1.0
-    max_mouth_open: float = 0.2
+    max_mouth_open: float = 0.15
     detect: DetectParams = field(default_factory=DetectParams)
 
 
