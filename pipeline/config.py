@@ -69,15 +69,16 @@ class ValidateParams:
     # Jaw line and forehead to every edge, in eye distances (< 0: past it): a face cut by the
     # frame, with a tolerance of a twentieth of an eye distance for the landmarks' own scatter.
     min_outline_margin: float = -0.05
-    # Blur: the face's edges' width (Gaussian sigma, eye distances). Sharp photos 0.028-0.037; a
-    # Gaussian blur of 0.03 eye distances brings every good fixture to 0.039 or more.
+    # Blur: the width (Gaussian sigma) of the face's edges, in eye distances. The softest good
+    # photo reads 0.038; a Gaussian blur of 0.03 eye distances takes every good photo above 0.040.
     max_edge_width: float = 0.039
     min_brightness: float = 40.0  # mean face luma, 0-255 (low: dark skin must pass)
     max_brightness: float = 220.0
     max_clipped: float = 0.10  # fraction of face pixels pure black or pure white
-    # Cheeks' median luma, brighter / darker: light 4:1 from one side (a lamp beside the face;
-    # photographers' "dramatic") is 4 ** (1 / 2.2) = 1.9 once gamma-encoded; 2:1-3:1 is normal.
-    max_cheek_ratio: float = 1.9
+    # Cheeks' median luma, brighter / darker. Photographers call a lighting ratio of 2:1-3:1
+    # normal portrait light and 4:1 or more dramatic; 3:1 in light is 3 ** (1 / 2.2) = 1.65 in
+    # gamma-encoded luma.
+    max_cheek_ratio: float = 1.65
     # The whole photo, before any face is found: its brightest 1 % darker than a quarter of full
     # scale (several stops under), or its darkest 1 % lighter than mid-grey (washed out, fogged).
     min_highlights: float = 64.0
