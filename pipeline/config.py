@@ -70,7 +70,7 @@ class ValidateParams:
     # frame, with a tolerance of a twentieth of an eye distance for the landmarks' own scatter.
     min_outline_margin: float = -0.05
     # Blur: the width (Gaussian sigma) of the face's edges, in eye distances. The softest good
-    # photo reads 0.038; a Gaussian blur of 0.03 eye distances takes every good photo above 0.040.
+    # photo reads 0.037; a Gaussian blur of 0.03 eye distances takes every good one to 0.0394+.
     max_edge_width: float = 0.039
     min_brightness: float = 40.0  # mean face luma, 0-255 (low: dark skin must pass)
     max_brightness: float = 220.0
