@@ -130,14 +130,15 @@ def copies(name: str, im: Image.Image, ph: Photo) -> dict[str, Image.Image]:
     return out
 
 
-def calibration_goods(folder: Path) -> dict[str, Image.Image]:
+def calibration(folder: Path, wanted) -> dict[str, Image.Image]:
+    """The calibration photos not labelled ambiguous whose set of labels `wanted` accepts."""
     labels = folder / "labels.csv"
     if not labels.is_file():
         return {}
     with labels.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     return {f"calibration/{r['file']}": load(folder / r["file"]) for r in rows
-            if r["ambiguous"] != "true" and set(r["expected"].split("|")) <= {"pass", "too_small"}}
+            if r["ambiguous"] != "true" and wanted(set(r["expected"].split("|")))}
 
 
 def blur_series(images: dict[str, Image.Image], photos: dict[str, Photo]) -> None:
@@ -169,16 +170,6 @@ def blur_series(images: dict[str, Image.Image], photos: dict[str, Photo]) -> Non
         print(f"\nσ = {k:g} E: widest {max(column):.4f}, narrowest {min(column):.4f}; "
               f"{fails} of {len(column)} over the limit {limit:g}", end="")
     print()
-
-
-def calibration_blurred(folder: Path) -> dict[str, Image.Image]:
-    labels = folder / "labels.csv"
-    if not labels.is_file():
-        return {}
-    with labels.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {f"calibration/{r['file']}": load(folder / r["file"]) for r in rows
-            if r["ambiguous"] != "true" and "blurry" in r["expected"].split("|")}
 
 
 def blur_metrics_compared(good: dict[str, Image.Image], bad: dict[str, Image.Image]) -> None:
@@ -230,9 +221,10 @@ def main() -> None:
         for tag in made:
             print(row(tag, measured[tag]))
     print("\n### Blur series over every good photo (edge width, eye distances)\n")
-    goods = {name: real[name] for name in GOOD} | calibration_goods(folder)
+    goods = {name: real[name] for name in GOOD} | calibration(
+        folder, lambda labels: labels <= {"pass", "too_small"})
     blur_series(goods, photos | measure({k: v for k, v in goods.items() if k not in photos}))
-    blurred = calibration_blurred(folder)
+    blurred = calibration(folder, lambda labels: "blurry" in labels)
     if blurred:
         print("\n### Edge width against scikit-image's blur_effect\n")
         blur_metrics_compared(goods, blurred)

@@ -295,7 +295,7 @@ def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
         clipped_dark=round(float(np.count_nonzero(inner <= DARK)) / n, 5),
         clipped_bright=round(float(np.count_nonzero(inner >= BRIGHT)) / n, 5),
         edge_width=blur,
-        cheek_ratio=round(cheek_ratio(gray, dense, eye), 4) if followed else None,
+        cheek_ratio=_rounded(cheek_ratio(gray, dense, eye), 4) if followed else None,
         smile=round(smile, 3) if followed else None,
         mouth_open=round(mouth_open, 4) if followed else None,
     )
@@ -326,18 +326,21 @@ def edge_width(gray: np.ndarray) -> float:
     return 1 / (math.sqrt(2 * math.pi) * ratio)
 
 
-def cheek_ratio(gray: np.ndarray, dense: np.ndarray, eye: float) -> float:
+def cheek_ratio(gray: np.ndarray, dense: np.ndarray, eye: float) -> float | None:
     """Median luma of the brighter cheek over the darker one (>= 1), the cheeks taken as the skin
     right under each eye: as wide as the eye (its corners), from 0.15 eye distances under the
     lower lid down to the base of the nose. Hair over the outer cheek, a beard, the background
     and the nose's own shadow stay outside; the median ignores a stray strand or a highlight.
-    (OFIQ compares the two halves' histograms; a ratio of medians reads as "2× as bright".)"""
+    (OFIQ compares the two halves' histograms; a ratio of medians reads as "2× as bright".)
+    None when a cheek lies outside the photo."""
     medians = []
     for corners in (dense[36:42], dense[42:48]):
         x0, x1 = corners[:, 0].min(), corners[:, 0].max()
         y0, y1 = corners[:, 1].max() + 0.15 * eye, dense[33, 1]
         patch = _patch(gray, x0, y0, x1, y1)
-        medians.append(float(np.median(patch)) if patch.size else 1.0)
+        if not patch.size:
+            return None
+        medians.append(float(np.median(patch)))
     low, high = sorted(medians)
     return high / max(low, 1.0)
 
@@ -390,12 +393,7 @@ def _patch(gray: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.n
 def _resampled(gray: np.ndarray, points: np.ndarray, eye: float, eye_pixels: int) -> np.ndarray:
     """The bounding box of `points`, resampled so that the eye distance is `eye_pixels`."""
     (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-    crop = _patch(gray, x0, y0, x1, y1)
-    if min(crop.shape[:2]) < 2:
-        return np.zeros((8, 8), np.uint8)
-    k = eye_pixels / eye
-    size = (max(8, round(crop.shape[1] * k)), max(8, round(crop.shape[0] * k)))
-    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    return _at_scale(_patch(gray, x0, y0, x1, y1), eye_pixels / eye)
 
 
 def _face_region(gray: np.ndarray, dense: np.ndarray, eye: float) -> np.ndarray:
@@ -407,8 +405,17 @@ def _face_region(gray: np.ndarray, dense: np.ndarray, eye: float) -> np.ndarray:
     bottom = corners[2:, 1].max() + 0.5 * eye
     crop = _patch(gray, corners[:, 0].min() - 0.5 * eye, top, corners[:, 0].max() + 0.5 * eye,
                   bottom)
+    return _at_scale(crop, EYE_PIXELS / eye)
+
+
+def _at_scale(crop: np.ndarray, k: float) -> np.ndarray:
+    """`crop` resized by `k`: area-averaged when shrinking (no aliasing), linear when enlarging;
+    at least 8 × 8 pixels (a crop that is all but outside the photo is read as mid-grey)."""
     if min(crop.shape[:2]) < 2:
-        return np.zeros((2, 2), np.uint8)
-    k = EYE_PIXELS / eye
-    size = (max(2, round(crop.shape[1] * k)), max(2, round(crop.shape[0] * k)))
+        return np.full((8, 8), 128, np.uint8)
+    size = (max(8, round(crop.shape[1] * k)), max(8, round(crop.shape[0] * k)))
     return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
