@@ -70,7 +70,7 @@ class Tones:
     """Luma (BT.601, 0-255) of the whole decoded photo: where its darkest and brightest 1 % lie.
     It says "too dark" or "washed out" even when no face can be found."""
 
-    shadows: float  # 1st percentile
+    shadows: float  # 1st percentile: 1 % of the pixels are at or below it
     highlights: float  # 99th percentile
 
 
@@ -228,10 +228,12 @@ def decode_for_measuring(f: PhotoFile, params: ValidateParams) -> Decoding:
         return Decoding(Measurement(error=f"the file could not be read ({exc})"))
     pixels = np.asarray(d.image)
     chroma = float((pixels.max(axis=2).astype(np.int16) - pixels.min(axis=2)).mean())
-    luma = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    shadows, highlights = np.percentile(luma, [1, 99])
+    # percentiles from the histogram: a sort of 300 000 pixels would cost 15 times as much
+    counts = np.bincount(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).ravel(), minlength=256)
+    shadows, highlights = np.searchsorted(counts.cumsum(), [0.01 * counts.sum(),
+                                                            0.99 * counts.sum()])
     m = Measurement(chroma=round(chroma, 3), phash=str(imagehash.phash(d.image)),
-                    tones=Tones(round(float(shadows), 2), round(float(highlights), 2)))
+                    tones=Tones(float(shadows), float(highlights)))
     return Decoding(m, pixels, d.scale)
 
 
