@@ -84,7 +84,8 @@ class ValidateParams:
     min_highlights: float = 64.0
     max_shadows: float = 128.0
     # Expression (warning): the mouth's shape a neutral spread towards a smile on average, or the
-    # lips apart by a fifth of the mouth's width (talking, laughing, surprise).
+    # lips apart by 0.15 of the mouth's width, three neutral spreads above a closed mouth
+    # (talking, laughing, surprise).
     max_smile: float = 1.0
     max_mouth_open: float = 0.15
     detect: DetectParams = field(default_factory=DetectParams)
