@@ -7,7 +7,9 @@ tests/data/faces, then times in one run:
   (b) ingest + validate cold: empty cache, JPEG draft decode, batched detection;
   (c) ingest + validate warm: the same again (the cache is filled; files are only hashed);
 both in process and as whole `facedata validate` commands (which add Python start-up and
-imports), and prints images/second and the ratios. All runs must give identical findings.
+imports), and prints images/second and the ratios. All runs must give identical findings. Last,
+what dlib's 68-point landmarks (part of every cold run) cost per photo: loading the model once,
+and the symmetric fit (`pipeline.landmarks.dense_landmarks`) on each main face.
 
     python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
 """
@@ -112,6 +114,35 @@ def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
     return elapsed, out.stdout
 
 
+def dlib_cost(photos: list[Path]) -> tuple[float, float]:
+    """(seconds to load the 68-point model, seconds per face for the fit), on the 640 px copies
+    the validator measures."""
+    import numpy as np
+
+    from pipeline.config import load_params
+    from pipeline.faces import FaceAnalyzer
+    from pipeline.images import decode
+    from pipeline.landmarks import _predictor, dense_landmarks
+
+    params = load_params(ROOT / "params.yaml").validate
+    _predictor.cache_clear()
+    start = time.perf_counter()
+    _predictor()
+    load = time.perf_counter() - start
+    analyzer = FaceAnalyzer(params.detect)
+    faces = []
+    for p in photos:
+        d = decode(p.read_bytes(), max_pixels=params.max_pixels, long_side=params.detect.long_side)
+        pixels = np.asarray(d.image)
+        boxes, _ = analyzer.mtcnn.detect(pixels)
+        if boxes is not None:
+            faces.append((pixels, boxes[0]))
+    start = time.perf_counter()
+    for pixels, box in faces:
+        dense_landmarks(pixels, box)
+    return load, (time.perf_counter() - start) / max(len(faces), 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=40)
@@ -155,6 +186,10 @@ def main() -> None:
         "(in process: ingest + validate, imports done; CLI: the whole command, including "
         "Python start-up and imports)"
     )
+    load, per_face = dlib_cost(photos)
+    print(f"dlib 68-point landmarks: model load {load:.2f} s once per run, "
+          f"{per_face * 1000:.1f} ms per face (two fits, each on the face and its mirror image), "
+          f"{per_face / (t_cold / len(photos)):.1%} of a cold photo's time")
 
 
 if __name__ == "__main__":

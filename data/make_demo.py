@@ -100,20 +100,23 @@ def main() -> None:
         (folder / name).write_bytes(jpeg(im))
     (folder / "attributes.csv").write_bytes(table([[n, *BIDEN] for n in ada]))
 
-    up = collins.resize((700, 700), Image.Resampling.LANCZOS)
+    # Head-and-shoulders crops of the NASA portrait (the whole photo is a half-body shot, which
+    # face_too_small rejects), enlarged to phone-photo sizes.
+    head = collins.crop((66, 5, 386, 325))
+    up = head.resize((700, 700), Image.Resampling.LANCZOS)
     grace = {
         "IMG_2041.jpg": up,
         "IMG_2042.jpg": ImageOps.mirror(up),
-        "IMG_2043.jpg": collins.crop((40, 0, 512, 472)).resize(
+        "IMG_2043.jpg": collins.crop((76, 0, 396, 320)).resize(
             (640, 640), Image.Resampling.LANCZOS
         ),
-        "IMG_2044.jpg": collins.crop((0, 20, 470, 490)).resize(
+        "IMG_2044.jpg": collins.crop((56, 10, 376, 330)).resize(
             (620, 620), Image.Resampling.LANCZOS
         ),
-        "IMG_2045.jpg": ImageEnhance.Brightness(ImageOps.mirror(collins.crop((20, 0, 500, 480))))
+        "IMG_2045.jpg": ImageEnhance.Brightness(ImageOps.mirror(collins.crop((70, 0, 380, 310))))
         .enhance(1.1)
         .resize((600, 600)),
-        "IMG_2046.jpg": ImageEnhance.Contrast(collins.crop((0, 0, 480, 480)))
+        "IMG_2046.jpg": ImageEnhance.Contrast(collins.crop((46, 0, 406, 360)))
         .enhance(0.9)
         .resize((650, 650), Image.Resampling.LANCZOS),
     }

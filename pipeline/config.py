@@ -52,19 +52,42 @@ class ValidateParams:
     max_pixels: int = 250_000_000
     grayscale_max_chroma: float = 4.0
     duplicate_max_distance: int = 4
-    # face rules: docs/RULES.md says why each limit is what it is and what it measured
+    # Face rules. docs/RULES.md gives each limit's principle, the separation it sits in on real
+    # photos and synthetic series, and the calibration table (bench/calibrate.py).
     multiple_faces_min_fraction: float = 0.35  # of the main face's size; smaller faces ignored
-    max_yaw: float = 20.0  # degrees; ISO 19794-5 passports: 5
-    max_pitch: float = 25.0  # degrees; ISO: 5 (frontal fixtures already read -15..+8)
-    max_roll: float = 15.0  # degrees; ISO: 8 (aligned crops undo roll)
-    min_face_fraction: float = 0.15  # face box height / photo height
-    min_face_margin: float = -0.05  # face box to every edge, in box sizes (< 0: past it)
-    min_sharpness: float = 60.0  # variance of the Laplacian at 24 px eye distance
+    # Pose from the 68-point fit. ISO/IEC 19794-5 passports: yaw and pitch 5, roll 8 degrees; a
+    # landmark estimate is good to about 5-10 degrees and faces differ, so the limits sit where a
+    # turn, tilt or lean is plain to see.
+    # max_turn: yaw and pitch together, the angle between where the face points and the camera.
+    max_turn: float = 25.0
+    max_roll: float = 20.0  # the aligned crops undo roll: only a head clearly on one side
+    # Head length (crown to chin) against the photo: ISO's passport head is 0.70-0.80 of the
+    # height; a class photo may show down to the chest (a frame 2.5 head lengths high), not to the
+    # waist (3 or more). Width: the same frame turned landscape (4:3), 0.40 * 3/4.
+    min_head_height: float = 0.40
+    min_head_width: float = 0.30
+    # Jaw line and forehead to every edge, in eye distances (< 0: past it): a face cut by the
+    # frame, with a tolerance of a twentieth of an eye distance for the landmarks' own scatter.
+    min_outline_margin: float = -0.05
+    # Blur: the width (Gaussian sigma) of the face's edges, in eye distances. The softest good
+    # photo reads 0.037; a Gaussian blur of 0.03 eye distances takes every good one to 0.0394+.
+    max_edge_width: float = 0.039
     min_brightness: float = 40.0  # mean face luma, 0-255 (low: dark skin must pass)
     max_brightness: float = 220.0
     max_clipped: float = 0.10  # fraction of face pixels pure black or pure white
-    max_side_ratio: float = 1.7  # brighter face half / darker half, mean luma
-    max_mouth_ratio: float = 1.0  # mouth width / eye distance (warning only)
+    # Cheeks' median luma, brighter / darker. Photographers call a lighting ratio of 2:1-3:1
+    # normal portrait light and 4:1 or more dramatic; 3:1 in light is 3 ** (1 / 2.2) = 1.65 in
+    # gamma-encoded luma.
+    max_cheek_ratio: float = 1.65
+    # The whole photo, before any face is found: its brightest 1 % darker than a quarter of full
+    # scale (several stops under), or its darkest 1 % lighter than mid-grey (washed out, fogged).
+    min_highlights: float = 64.0
+    max_shadows: float = 128.0
+    # Expression (warning): the mouth's shape a neutral spread towards a smile on average, or the
+    # lips apart by 0.15 of the mouth's width, three neutral spreads above a closed mouth
+    # (talking, laughing, surprise).
+    max_smile: float = 1.0
+    max_mouth_open: float = 0.15
     detect: DetectParams = field(default_factory=DetectParams)
 
 

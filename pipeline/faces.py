@@ -1,10 +1,12 @@
-"""Face detection with facenet-pytorch's MTCNN, pose from its 5 landmarks, face-region quality.
+"""Face detection with facenet-pytorch's MTCNN, then the main face's measures from dlib's 68 points.
 
 The caller hands in photos already reduced (longer side about `DetectParams.long_side`, EXIF
 orientation applied) together with their scale; everything this module returns about positions
 is in ORIGINAL pixels after EXIF orientation, so the numbers mean the same whatever the reduction.
-Quality is measured on the reduced photo, but at a fixed face scale (see `face_quality`), so its
-limits do not depend on the photo's size either.
+The main face (the largest box) gets dense landmarks (`pipeline.landmarks`), a head pose fitted to
+a 3-D mean face and the measures the rules judge (`face_quality`), taken on the reduced photo but
+at a fixed face scale, so their limits do not depend on the photo's size either. Other faces keep
+the 5-point pose (`estimate_pose`), which only `multiple_faces` and the evaluate stage look at.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -20,19 +22,33 @@ import numpy as np
 
 from pipeline.config import DetectParams
 from pipeline.devices import resolve_device
+from pipeline.landmarks import dense_landmarks, face_frame, head_pose
 
 # The frontal face model behind `estimate_pose`, in units of the eye distance (see its docstring).
 NOSE_DEPTH = 0.45  # how far the nose tip stands in front of the eyes/mouth-corners plane
 NOSE_LEVEL = 0.58  # frontal nose tip height between the eye line (0) and the mouth line (1)
-# Quality is measured with the eye distance resampled to this many pixels, so the Laplacian's
-# variance compares across photo sizes. 24 px: a face large enough for `face_too_small` in a 4:3
-# or taller photo has at least that in a 640 px reduction, so faces are shrunk (area-averaged),
-# not enlarged, which would read as blur. Changing it means recalibrating `min_sharpness`.
+# Beyond this yaw or roll (as the 5 MTCNN points read it) dlib's 68-point fit, trained on mostly
+# frontal faces, no longer follows the face (it collapses towards a frontal shape from about
+# 40°); the 5 points speak instead. 30°, beyond `max_turn`: a face switched is rejected anyway.
+DENSE_POSE_RANGE = 30.0
+# Quality is measured with the eye distance resampled to this many pixels, so the numbers compare
+# across photo sizes. 24 px: a face large enough for `face_too_small` has more than that in a
+# 640 px reduction, so faces are shrunk (area-averaged), never enlarged.
 EYE_PIXELS = 24
-# The face's luma is scaled to this mean before the Laplacian, so that a darker skin tone or a dim
-# photo (edges of lower contrast, same focus) does not read as blur.
-SHARPNESS_MEAN = 128.0
+# Blur is measured at this eye distance: a Gaussian blur of 0.03 eye distances is then one pixel,
+# the scale at which an edge's width can still be read.
+BLUR_EYE_PIXELS = 32
+# The hairline sits about one nose length (brows to the base of the nose) above the brows (the
+# face's thirds); the outline for `face_cut_off` stops at three quarters of that, so a frame that
+# cuts the hair or the very top of the forehead, as a tight crop does, does not count as cut.
+FOREHEAD = 0.75
 DARK, BRIGHT = 8, 247  # luma at or beyond these counts as clipped (JPEG noise keeps 0/255 rare)
+# A neutral mouth in the face's frame (the medians of the 47 faces labelled neutral in the
+# calibration set, close to average adult proportions), and how much neutral mouths differ
+# (robust standard deviations): mouth corners at 0.34 of the way from the base of the nose to the
+# chin, level with the middle of the lips, the mouth 0.80 eye distances wide (50 of 63 mm).
+NEUTRAL_MOUTH = {"corner_height": (0.34, 0.045), "corner_lift": (0.0, 0.04),
+                 "width": (0.80, 0.07)}
 
 
 @dataclass(frozen=True)
@@ -67,12 +83,20 @@ class Face:
 
 @dataclass(frozen=True)
 class FaceQuality:
-    sharpness: float  # variance of the Laplacian of the face at a fixed scale
-    brightness: float  # mean luma of the face region, 0-255
-    clipped_dark: float  # fraction of face pixels at or near 0
-    clipped_bright: float  # fraction of face pixels at or near 255
-    side_ratio: float  # mean luma of the brighter face half / the darker half (>= 1)
-    mouth_ratio: float  # mouth-corner distance / eye distance
+    """What the rules judge about the main face, measured on its 68 dense landmarks."""
+
+    head_length: float  # crown to chin, original pixels: twice the eye line to chin distance
+    outline_margin: float  # face outline to the nearest edge, eye distances (< 0: past it)
+    brightness: float  # mean luma of the inner face, 0-255
+    clipped_dark: float  # fraction of inner-face pixels at or near 0
+    clipped_bright: float  # fraction of inner-face pixels at or near 255
+    # None where the measure cannot be read: blur on a face with fewer than BLUR_EYE_PIXELS
+    # between the eyes in the reduced photo; cheeks and mouth on a face the 68 points do not
+    # follow (turned or rolled beyond DENSE_POSE_RANGE).
+    edge_width: float | None  # blur: Gaussian sigma of the face's sharpest edges, eye distances
+    cheek_ratio: float | None  # median luma of the brighter cheek / the darker cheek (>= 1)
+    smile: float | None  # mouth shape against a neutral mouth, neutral spreads (> 0: a smile)
+    mouth_open: float | None  # gap between the inner lips / mouth width
 
 
 @dataclass(frozen=True)
@@ -86,9 +110,7 @@ class FaceReport:
             "faces": [{"box": list(f.box), "prob": f.prob,
                        "landmarks": [list(p) for p in f.landmarks],
                        "pose": [f.pose.yaw, f.pose.pitch, f.pose.roll]} for f in self.faces],
-            "quality": None if self.quality is None else [
-                self.quality.sharpness, self.quality.brightness, self.quality.clipped_dark,
-                self.quality.clipped_bright, self.quality.side_ratio, self.quality.mouth_ratio],
+            "quality": None if self.quality is None else asdict(self.quality),
         }
 
     @classmethod
@@ -99,7 +121,8 @@ class FaceReport:
                  pose=Pose(*(float(v) for v in f["pose"])))
             for f in data["faces"])
         q = data["quality"]
-        return cls(faces, None if q is None else FaceQuality(*(float(v) for v in q)))
+        return cls(faces, None if q is None else FaceQuality(
+            **{k: None if v is None else float(v) for k, v in q.items()}))
 
 
 NO_FACE = FaceReport((), None)
@@ -159,13 +182,29 @@ class FaceAnalyzer:
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         order = np.argsort(-area, kind="stable")
         boxes, probs, points = boxes[order], probs[order], points[order]
+        dense = dense_landmarks(image, boxes[0])
+        five = estimate_pose(points[0])
+        followed = abs(five.yaw) <= DENSE_POSE_RANGE and abs(five.roll) <= DENSE_POSE_RANGE
+        poses = [main_pose(dense, five, image.shape), *map(estimate_pose, points[1:])]
         faces = tuple(
             Face(box=tuple(round(float(v) * scale, 2) for v in b), prob=round(float(p), 6),
                  landmarks=tuple((round(float(x) * scale, 2), round(float(y) * scale, 2))
                                  for x, y in lm),
-                 pose=estimate_pose(lm))
-            for b, p, lm in zip(boxes, probs, points, strict=True))
-        return FaceReport(faces, face_quality(image, points[0]))
+                 pose=pose)
+            for b, p, lm, pose in zip(boxes, probs, points, poses, strict=True))
+        return FaceReport(faces, face_quality(image, dense, scale, followed))
+
+
+def main_pose(dense: np.ndarray, five: Pose, shape: tuple[int, ...]) -> Pose:
+    """The pose of the 68-point fit (`pipeline.landmarks.head_pose`), except on an axis where the
+    5-point pose `five` reads a yaw or roll beyond DENSE_POSE_RANGE: a profile or a head on its
+    side, where the 68-point fit no longer follows the face."""
+    yaw, pitch, roll = head_pose(dense, shape)
+    if abs(five.yaw) > DENSE_POSE_RANGE:
+        yaw = five.yaw
+    if abs(five.roll) > DENSE_POSE_RANGE:
+        roll = five.roll
+    return Pose(yaw, pitch, roll)
 
 
 def estimate_pose(landmarks: Any) -> Pose:
@@ -221,55 +260,162 @@ def estimate_pose(landmarks: Any) -> Pose:
     return Pose(round(yaw, 3), round(pitch, 3), round(roll, 3))
 
 
-def face_quality(image: np.ndarray, landmarks: Any) -> FaceQuality:
-    """Sharpness, exposure and expression measures of one face of an RGB uint8 image.
+def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
+                 followed: bool = True) -> FaceQuality:
+    """The measures of one face of an RGB uint8 image from its 68 dense landmarks (in `image`'s
+    pixels; `scale` = original pixels per pixel of `image`; `followed`: whether the 68 points
+    follow the face, see `FaceQuality`).
 
-    The measured region is the inner face, a box around the landmarks: from half an eye distance
-    (E) outside the outermost eye/mouth corner on each side, 0.6 E above the higher eye to 0.5 E
-    below the lower mouth corner — eyes, cheeks, nose, mouth; little hair or background. Its luma
-    (BT.601) is resampled so that E is EYE_PIXELS pixels (area averaging when shrinking, which does
-    not alias noise into the Laplacian).
-
-    - sharpness: variance of the 3×3 Laplacian of that region, its luma first scaled to a mean
-      of SHARPNESS_MEAN (so the number measures focus, not exposure or skin tone);
-    - brightness: mean luma; clipped_dark / clipped_bright: fraction of pixels with luma
-      <= DARK / >= BRIGHT;
-    - side_ratio: mean luma of the brighter half / the darker half, the halves split at the nose
-      tip (a ratio of means rather than OFIQ's histogram intersection: it reads as "2× brighter"
-      in a message, and skin texture or a beard on one side does not change it much);
-    - mouth_ratio: mouth-corner distance / eye distance (a neutral mouth is about 0.8-0.9).
+    - head_length: twice the distance from the eye line to the chin (the eyes sit halfway
+      between chin and crown), in original pixels;
+    - outline_margin: how close the face's outline comes to the picture's edges, in eye
+      distances, negative when it runs past one (dlib places the points of a face cut by the
+      frame outside it). The outline is the jaw line (points 0-16, cheek to chin) and the
+      forehead up to FOREHEAD nose lengths above the brows;
+    - edge_width: `edge_width` of the face (brows to jaw) at BLUR_EYE_PIXELS per eye distance;
+    - brightness, clipped_dark, clipped_bright: mean luma (BT.601) of the inner face
+      (`_face_region`) and the fractions at or beyond DARK / BRIGHT;
+    - cheek_ratio: `cheek_ratio`;
+    - smile, mouth_open: `mouth_shape`.
     """
-    pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
-    le, re, _, ml, mr = pts
-    eye = float(np.hypot(*(re - le)))
-    mouth_ratio = float(np.hypot(*(mr - ml))) / eye if eye > 1e-6 else 0.0
-    region, split = _face_region(image, pts, max(eye, 1.0))
-    luma = region.astype(np.float32)
-    n = luma.size
-    sides = sorted([float(luma[:, :split].mean()), float(luma[:, split:].mean())])
-    gain = SHARPNESS_MEAN / max(float(luma.mean()), 1.0)
+    local, eye = face_frame(dense)
+    eye = max(eye, 1.0)
+    gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    inner = _face_region(gray, dense, eye).astype(np.float32)
+    smile, mouth_open = mouth_shape(local)
+    blur = None
+    if eye >= BLUR_EYE_PIXELS:
+        region = _resampled(gray, dense[np.r_[1:16, 17:27]], eye, BLUR_EYE_PIXELS)
+        blur = round(edge_width(region) / BLUR_EYE_PIXELS, 5)
+    n = inner.size
     return FaceQuality(
-        sharpness=round(float(cv2.Laplacian(luma * gain, cv2.CV_32F, ksize=1).var()), 3),
-        brightness=round(float(luma.mean()), 3),
-        clipped_dark=round(float(np.count_nonzero(luma <= DARK)) / n, 5),
-        clipped_bright=round(float(np.count_nonzero(luma >= BRIGHT)) / n, 5),
-        side_ratio=round(sides[1] / max(sides[0], 1.0), 4),
-        mouth_ratio=round(mouth_ratio, 4),
+        head_length=round(2 * float(local[8, 1]) * eye * scale, 2),
+        outline_margin=round(_outline_margin(dense, eye, image.shape), 4),
+        brightness=round(float(inner.mean()), 3),
+        clipped_dark=round(float(np.count_nonzero(inner <= DARK)) / n, 5),
+        clipped_bright=round(float(np.count_nonzero(inner >= BRIGHT)) / n, 5),
+        edge_width=blur,
+        cheek_ratio=_rounded(cheek_ratio(gray, dense, eye), 4) if followed else None,
+        smile=round(smile, 3) if followed else None,
+        mouth_open=round(mouth_open, 4) if followed else None,
     )
 
 
-def _face_region(image: np.ndarray, pts: np.ndarray, eye: float) -> tuple[np.ndarray, int]:
-    """Inner-face luma at EYE_PIXELS per eye distance, and the column of the nose tip in it."""
-    h, w = image.shape[:2]
-    xs, ys = pts[:, 0], pts[:, 1]
-    x0 = int(np.clip(math.floor(min(xs[0], xs[3]) - 0.5 * eye), 0, w - 2))
-    x1 = int(np.clip(math.ceil(max(xs[1], xs[4]) + 0.5 * eye), x0 + 2, w))
-    y0 = int(np.clip(math.floor(min(ys[0], ys[1]) - 0.6 * eye), 0, h - 2))
-    y1 = int(np.clip(math.ceil(max(ys[3], ys[4]) + 0.5 * eye), y0 + 2, h))
-    crop = np.ascontiguousarray(image[y0:y1, x0:x1], dtype=np.uint8)
-    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    k = EYE_PIXELS / eye
-    size = (max(2, round((x1 - x0) * k)), max(2, round((y1 - y0) * k)))
-    gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
-    split = int(np.clip(round((pts[2, 0] - x0) * k), 1, size[0] - 1))
-    return gray, split
+def edge_width(gray: np.ndarray) -> float:
+    """How wide the sharpest edges of a grey image are, as the sigma (in pixels) of the Gaussian
+    blur that would make a perfect step edge that wide.
+
+    A step of contrast C blurred by a Gaussian of sigma s has a steepest slope of C / (s·√(2π)):
+    for the 3 % steepest pixels (in a face: eyelids, lips, nostrils, brows: edges every face has)
+    the slope is compared with the local contrast (the range of a 5×5 neighbourhood), so neither
+    the face's contrast nor its exposure changes the number, only how spread its edges are.
+    Up to about 1.2 pixels the number is the blur's sigma (with the Sobel filter's own spread of
+    about 0.7 px); beyond, the 5×5 window no longer holds the whole edge and the number grows
+    more slowly, but it keeps growing.
+    """
+    g = gray.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3) / 8
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3) / 8
+    slope = np.hypot(gx, gy)
+    kernel = np.ones((5, 5), np.uint8)
+    contrast = cv2.dilate(g, kernel) - cv2.erode(g, kernel)
+    steep = (slope >= np.quantile(slope, 0.97)) & (contrast > 8)
+    if np.count_nonzero(steep) < 10:  # a flat patch: nothing to read, as blurred as can be
+        return 9.9
+    ratio = float(np.median(slope[steep] / contrast[steep]))
+    return 1 / (math.sqrt(2 * math.pi) * ratio)
+
+
+def cheek_ratio(gray: np.ndarray, dense: np.ndarray, eye: float) -> float | None:
+    """Median luma of the brighter cheek over the darker one (>= 1), the cheeks taken as the skin
+    right under each eye: as wide as the eye (its corners), from 0.15 eye distances under the
+    lower lid down to the base of the nose. Hair over the outer cheek, a beard, the background
+    and the nose's own shadow stay outside; the median ignores a stray strand or a highlight.
+    (OFIQ compares the two halves' histograms; a ratio of medians reads as "2× as bright".)
+    None when a cheek lies outside the photo."""
+    medians = []
+    for corners in (dense[36:42], dense[42:48]):
+        x0, x1 = corners[:, 0].min(), corners[:, 0].max()
+        y0, y1 = corners[:, 1].max() + 0.15 * eye, dense[33, 1]
+        patch = _patch(gray, x0, y0, x1, y1)
+        if not patch.size:
+            return None
+        medians.append(float(np.median(patch)))
+    low, high = sorted(medians)
+    return high / max(low, 1.0)
+
+
+def mouth_shape(local: np.ndarray) -> tuple[float, float]:
+    """(smile, mouth_open) from the 68 points in the face's frame (`face_frame`).
+
+    A smile pulls the mouth corners up towards the nose and out towards the cheeks, above the
+    line where the lips meet. Three measures of that: the corners' height between the base of
+    the nose (0) and the chin (1); how far the corners sit above the middle of the lips, in mouth
+    widths; the mouth's width in eye distances. Each is expressed in neutral spreads from a
+    neutral mouth (NEUTRAL_MOUTH) and `smile` is their mean: 0 for a typical neutral mouth, 1 for
+    one a spread towards a smile on average. `mouth_open`: the gap between the inner lips over
+    the mouth's width (talking, singing, surprise, a laugh)."""
+    y = local[:, 1]
+    width = max(float(local[54, 0] - local[48, 0]), 1e-6)
+    corners = (y[48] + y[54]) / 2
+    lips_meet = (y[62] + y[66]) / 2
+    span = max(float(y[8] - y[33]), 1e-6)
+    towards_smile = {  # each measure's distance from neutral, positive towards a smile
+        "corner_height": NEUTRAL_MOUTH["corner_height"][0] - (corners - y[33]) / span,
+        "corner_lift": (lips_meet - (y[60] + y[64]) / 2) / width - NEUTRAL_MOUTH["corner_lift"][0],
+        "width": width - NEUTRAL_MOUTH["width"][0],
+    }
+    smile = np.mean([v / NEUTRAL_MOUTH[k][1] for k, v in towards_smile.items()])
+    return float(smile), float((y[66] - y[62]) / width)
+
+
+def _outline_margin(dense: np.ndarray, eye: float, shape: tuple[int, ...]) -> float:
+    h, w = shape[:2]
+    brows = (dense[21] + dense[22]) / 2
+    forehead = brows - FOREHEAD * (dense[33] - brows)
+    outline = np.vstack([dense[0:17], forehead[None]])
+    margins = np.concatenate([outline[:, 0], (w - 1) - outline[:, 0], outline[:, 1],
+                              (h - 1) - outline[:, 1]])
+    return float(margins.min()) / eye
+
+
+def _patch(gray: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """The pixels from (x0, y0) to (x1, y1), both included. Columns are rounded from the
+    middle out, so that the patch of a mirror image is the mirror image of the patch."""
+    h, w = gray.shape[:2]
+    centre, half = (x0 + x1) / 2, (x1 - x0) / 2
+    left, right = round(centre - half), round(centre + half)
+    left, right = int(np.clip(left, 0, w)), int(np.clip(right + 1, 0, w))
+    top, bottom = int(np.clip(round(y0), 0, h)), int(np.clip(round(y1) + 1, 0, h))
+    return gray[top:bottom, left:right]
+
+
+def _resampled(gray: np.ndarray, points: np.ndarray, eye: float, eye_pixels: int) -> np.ndarray:
+    """The bounding box of `points`, resampled so that the eye distance is `eye_pixels`."""
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    return _at_scale(_patch(gray, x0, y0, x1, y1), eye_pixels / eye)
+
+
+def _face_region(gray: np.ndarray, dense: np.ndarray, eye: float) -> np.ndarray:
+    """Inner-face luma at EYE_PIXELS per eye distance: a box from half an eye distance outside
+    the outer eye and mouth corners, 0.6 above the eyes to 0.5 below the mouth corners (eyes,
+    cheeks, nose, mouth; little hair or background)."""
+    corners = dense[[36, 45, 48, 54]]
+    top = min(dense[36:42, 1].mean(), dense[42:48, 1].mean()) - 0.6 * eye
+    bottom = corners[2:, 1].max() + 0.5 * eye
+    crop = _patch(gray, corners[:, 0].min() - 0.5 * eye, top, corners[:, 0].max() + 0.5 * eye,
+                  bottom)
+    return _at_scale(crop, EYE_PIXELS / eye)
+
+
+def _at_scale(crop: np.ndarray, k: float) -> np.ndarray:
+    """`crop` resized by `k`: area-averaged when shrinking (no aliasing), linear when enlarging;
+    at least 8 × 8 pixels (a crop that is all but outside the photo is read as mid-grey)."""
+    if min(crop.shape[:2]) < 2:
+        return np.full((8, 8), 128, np.uint8)
+    size = (max(8, round(crop.shape[1] * k)), max(8, round(crop.shape[0] * k)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)

@@ -14,10 +14,11 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import imagehash
 import numpy as np
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from pipeline.attributes import AttributeResult
 
 # Bump when the measuring code changes what it records, so old cache entries are not reused.
-MEASURE_VERSION = 1
+# 2: dense landmarks (pose, head size, blur, cheeks, mouth) and the photo's tonal range.
+MEASURE_VERSION = 2
 # Photos decoded ahead of the face detector; bounds memory to a few MB per photo.
 CHUNK = 32
 
@@ -50,6 +52,7 @@ class Photo:
     chroma: float | None = None  # mean over pixels of (max - min) channel value, 0-255
     phash: str | None = None
     faces: FaceReport | None = None
+    tones: Tones | None = None  # the whole photo's luma range, measured before detection
 
     @property
     def decoded(self) -> bool:
@@ -63,13 +66,23 @@ class Photo:
 
 
 @dataclass(frozen=True)
+class Tones:
+    """Luma (BT.601, 0-255) of the whole decoded photo: where its darkest and brightest 1 % lie.
+    It says "too dark" or "washed out" even when no face can be found."""
+
+    shadows: float  # 1st percentile: 1 % of the pixels are at or below it
+    highlights: float  # 99th percentile
+
+
+@dataclass(frozen=True)
 class Measurement:
     """The cached part of a Photo: what depends only on the file's bytes and the settings."""
 
-    error: str | None
-    chroma: float | None
-    phash: str | None
-    faces: FaceReport | None
+    error: str | None = None
+    chroma: float | None = None
+    phash: str | None = None
+    faces: FaceReport | None = None
+    tones: Tones | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -79,8 +92,19 @@ class Measurement:
     @classmethod
     def from_json(cls, text: str) -> Measurement:
         data = json.loads(text)
-        faces = data.pop("faces")
-        return cls(**data, faces=FaceReport.from_dict(faces) if faces is not None else None)
+        faces, tones = data.pop("faces"), data.pop("tones")
+        return cls(**data, faces=FaceReport.from_dict(faces) if faces is not None else None,
+                   tones=Tones(**tones) if tones is not None else None)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """What decoding one file gave: its measurement so far and, when it decoded, the reduced
+    pixels (RGB uint8) the face detector still has to look at, with their scale."""
+
+    measurement: Measurement
+    pixels: np.ndarray | None = None
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -173,19 +197,8 @@ def measure_photos(
 
 
 def _photo(f: PhotoFile, m: Measurement) -> Photo:
-    return Photo(
-        f.student,
-        f.file,
-        f.sha256,
-        f.bytes,
-        f.format,
-        f.width,
-        f.height,
-        m.error,
-        m.chroma,
-        m.phash,
-        m.faces,
-    )
+    return Photo(f.student, f.file, f.sha256, f.bytes, f.format, f.width, f.height, m.error,
+                 m.chroma, m.phash, m.faces, m.tones)
 
 
 def _measure_new(
@@ -193,31 +206,35 @@ def _measure_new(
 ) -> Iterator[tuple[str, Measurement]]:
     with ThreadPoolExecutor(worker_count()) as pool:  # Pillow decodes without holding the GIL
         for chunk in _chunks(files, CHUNK):
-            decoded = list(pool.map(lambda f: _decode(f, params), chunk))
-            ok = [(f, d) for f, d in zip(chunk, decoded, strict=True) if isinstance(d, tuple)]
-            reports = analyzer.analyse([d[0] for _, d in ok], [d[1] for _, d in ok]) if ok else []
-            faces = {f.sha256: r for (f, _), r in zip(ok, reports, strict=True)}
+            decoded = list(pool.map(lambda f: decode_for_measuring(f, params), chunk))
+            ok = [d for d in decoded if d.pixels is not None]
+            reports = iter(analyzer.analyse([d.pixels for d in ok], [d.scale for d in ok])
+                           if ok else [])
             for f, d in zip(chunk, decoded, strict=True):
-                if isinstance(d, tuple):
-                    _, _, chroma, phash = d
-                    yield f.sha256, Measurement(None, chroma, phash, faces[f.sha256])
-                else:
-                    yield f.sha256, d
+                m = d.measurement
+                yield f.sha256, m if d.pixels is None else replace(m, faces=next(reports))
 
 
-def _decode(f: PhotoFile, params: ValidateParams):
-    """(reduced RGB array, scale, chroma, phash), or a Measurement with no pixels."""
+def decode_for_measuring(f: PhotoFile, params: ValidateParams) -> Decoding:
+    """Decode as the validator does (`pipeline.images.decode` reduced to `detect.long_side`) and
+    measure what needs no face: colour, perceptual hash, tonal range."""
     if f.format not in DECODABLE:
-        return Measurement(None, None, None, None)
+        return Decoding(Measurement())
     try:
         d = decode(f.read(), max_pixels=params.max_pixels, long_side=params.detect.long_side)
     except ImageError as exc:
-        return Measurement(str(exc), None, None, None)
+        return Decoding(Measurement(error=str(exc)))
     except OSError as exc:
-        return Measurement(f"the file could not be read ({exc})", None, None, None)
+        return Decoding(Measurement(error=f"the file could not be read ({exc})"))
     pixels = np.asarray(d.image)
     chroma = float((pixels.max(axis=2).astype(np.int16) - pixels.min(axis=2)).mean())
-    return pixels, d.scale, round(chroma, 3), str(imagehash.phash(d.image))
+    # percentiles from the histogram: a sort of 300 000 pixels would cost 15 times as much
+    counts = np.bincount(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).ravel(), minlength=256)
+    shadows, highlights = np.searchsorted(counts.cumsum(), [0.01 * counts.sum(),
+                                                            0.99 * counts.sum()])
+    m = Measurement(chroma=round(chroma, 3), phash=str(imagehash.phash(d.image)),
+                    tones=Tones(float(shadows), float(highlights)))
+    return Decoding(m, pixels, d.scale)
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -1,33 +1,46 @@
-"""The face rules of `facedata validate` on real photos and degraded copies, with the real MTCNN."""
+"""The face rules of `facedata validate` on real photos and copies made from them, measured the
+validator's way (`pipeline.measure.measure_photos`: decode, MTCNN, dlib's 68 points)."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import hashlib
+import io
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 
-from pipeline.config import DetectParams, ValidateParams
+from pipeline.config import ValidateParams
 from pipeline.faces import Face, FaceAnalyzer, FaceQuality, FaceReport, Pose
 from pipeline.findings import Finding, Severity
-from pipeline.measure import Photo
+from pipeline.images import read_header, sniff_format
+from pipeline.measure import (
+    MeasureCache,
+    Photo,
+    PhotoFile,
+    decode_for_measuring,
+    measure_photos,
+)
 from pipeline.rules import PHOTO_RULES, judge_photo
 
 FACES = Path(__file__).parent / "data" / "faces"
+CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "calibration"
 FACE_RULES = ["no_face", "multiple_faces", "not_frontal", "face_too_small", "face_cut_off",
               "blurry", "exposure", "expression"]
-PARAMS = ValidateParams()
-# Degraded copies start from the photo at this size: large enough to be a real submission (over
-# the 500 px rule) and still reduced for detection, small enough to keep the tests quick.
+PARAMS = ValidateParams(detect=dataclasses.replace(ValidateParams().detect, device="cpu"))
+# Copies start from the photo at this size: a real submission's size (over the 500 px rule),
+# still reduced for detection, small enough to keep the tests quick.
 START = 1000
-
-
-@pytest.fixture(scope="module")
-def analyzer() -> FaceAnalyzer:
-    return FaceAnalyzer(DetectParams(device="cpu"))
+# Good photos: they pass every face rule (carell and biden smile: the warning only).
+GOOD = ["paul_rudd", "openface_adams", "openface_carell", "biden_official_2013", "angelina_jolie"]
+# The blur series: a Gaussian blur of up to SHARP eye distances leaves every good photo sharp
+# enough, one of BLURRED or more makes each of them `blurry` (docs/RULES.md, `blurry`).
+SHARP = 0.02
+BLURRED = 0.03
 
 
 @cache
@@ -38,22 +51,31 @@ def original(name: str) -> Image.Image:
     return im
 
 
-def measure(analyzer: FaceAnalyzer, im: Image.Image) -> Photo:
-    """The Photo the validate stage would build: detection on a ~640 px copy, original sizes."""
-    long_side = PARAMS.detect.long_side
-    small, scale = im, 1.0
-    if max(im.size) > long_side:
-        ratio = long_side / max(im.size)
-        small = im.resize((round(im.width * ratio), round(im.height * ratio)),
-                          Image.Resampling.LANCZOS)
-        scale = max(im.size) / max(small.size)
-    report = analyzer.analyse([np.asarray(small)], [scale])[0]
-    return Photo(student="s1", file="p.jpg", sha256="x", bytes=0, format="JPEG", width=im.width,
-                 height=im.height, chroma=20.0, phash="0", faces=report)
+def jpeg(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def photo_file(name: str, data: bytes) -> PhotoFile:
+    header = read_header(data)
+    return PhotoFile("s1", name, hashlib.sha256(data).hexdigest(), len(data), sniff_format(data),
+                     header.width, header.height, lambda: data)
+
+
+def measure(images: dict[str, Image.Image]) -> dict[str, Photo]:
+    """The Photos the validate stage would measure for these pictures (saved as JPEGs)."""
+    files = [photo_file(name, jpeg(im)) for name, im in images.items()]
+    photos = measure_photos(files, PARAMS, MeasureCache(None, PARAMS))
+    return {ph.file: ph for ph in photos}
 
 
 def face_findings(photo: Photo, params: ValidateParams = PARAMS) -> dict[str, Finding]:
     return {f.rule: f for f in judge_photo(photo, params) if f.rule in FACE_RULES}
+
+
+def judged(images: dict[str, Image.Image]) -> dict[str, dict[str, Finding]]:
+    return {name: face_findings(ph) for name, ph in measure(images).items()}
 
 
 def main_face(photo: Photo) -> Face:
@@ -66,27 +88,29 @@ def eye_distance(face: Face) -> float:
     return float(np.hypot(x2 - x1, y2 - y1))
 
 
+@cache
+def measured(name: str) -> Photo:
+    return measure({name: original(name)})[name]
+
+
 def test_face_rules_registered_in_order_with_severities():
     rules = [r for r in PHOTO_RULES.values() if r.id in FACE_RULES]
     assert [r.id for r in rules] == FACE_RULES
     assert {r.id for r in rules if r.severity is Severity.WARNING} == {"expression"}
 
 
-@pytest.mark.parametrize("name", ["paul_rudd", "kate_siegel"])
-def test_neutral_frontal_portraits_pass_every_face_rule(analyzer, name):
-    assert face_findings(measure(analyzer, original(name))) == {}
+def test_good_photos_pass_every_face_rule_smiles_get_the_warning_only():
+    found = judged({name: original(name) for name in GOOD})
+    assert found["paul_rudd"] == {} and found["openface_adams"] == {}
+    assert found["angelina_jolie"] == {}  # turned about 20°: within the 25° limit
+    for name in ("biden_official_2013", "openface_carell"):  # open and closed-mouth smiles
+        assert list(found[name]) == ["expression"]
+        assert found[name]["expression"].severity is Severity.WARNING
+        assert "smiling" in found[name]["expression"].message
 
 
-@pytest.mark.parametrize("name", ["biden_official_2013", "astronaut_collins"])
-def test_smiling_frontal_portraits_only_get_the_expression_warning(analyzer, name):
-    findings = face_findings(measure(analyzer, original(name)))
-    assert list(findings) == ["expression"]
-    assert findings["expression"].severity is Severity.WARNING
-    assert "smiling" in findings["expression"].message
-
-
-def test_group_photo_fails_multiple_faces(analyzer):
-    findings = face_findings(measure(analyzer, original("multiface")))
+def test_group_photo_fails_multiple_faces():
+    findings = face_findings(measured("multiface"))
     assert findings["multiple_faces"].severity is Severity.ERROR
     assert findings["multiple_faces"].value == "6 faces"
 
@@ -101,114 +125,195 @@ def _face(x: float, size: float) -> Face:
 @pytest.mark.parametrize("second,fails", [(0.2, False), (0.3, False), (0.5, True), (1.0, True)])
 def test_multiple_faces_ignores_small_background_faces(second, fails):
     main, other = _face(100, 400), _face(700, 400 * second)
-    quality = FaceQuality(500.0, 130.0, 0.0, 0.0, 1.1, 0.85)
+    quality = FaceQuality(head_length=800.0, outline_margin=1.0, brightness=130.0,
+                          clipped_dark=0.0, clipped_bright=0.0, edge_width=0.03,
+                          cheek_ratio=1.1, smile=0.0, mouth_open=0.0)
     photo = Photo(student="s1", file="p.jpg", sha256="x", bytes=0, format="JPEG", width=1200,
                   height=900, chroma=20.0, phash="0", faces=FaceReport((main, other), quality))
     assert ("multiple_faces" in face_findings(photo)) is fails
 
 
 @pytest.mark.parametrize("name", ["coffee_no_face", "cat_chelsea"])
-def test_no_person_fails_no_face(analyzer, name):
-    findings = face_findings(measure(analyzer, original(name)))
+def test_no_person_fails_no_face(name):
+    findings = face_findings(measured(name))
     assert list(findings) == ["no_face"]
     assert findings["no_face"].severity is Severity.ERROR
 
 
-def test_turned_face_fails_not_frontal(analyzer):
+def test_turned_face_fails_not_frontal():
     # A real head turned towards the picture's right (the cameraman looks into his camera's
     # viewfinder, face in near profile). A perspective warp of a frontal photo would not do: it
     # moves the nose with the eyes, where a real turn moves the nose tip in front of them.
-    findings = face_findings(measure(analyzer, original("cameraman_gray")))
-    finding = findings["not_frontal"]
+    finding = face_findings(measured("cameraman_gray"))["not_frontal"]
     assert "(yaw)" in finding.message and "picture's right" in finding.message
-    assert finding.limit == f"±{PARAMS.max_yaw:g}°"
-    assert float(finding.value.rstrip("°")) < -PARAMS.max_yaw
+    assert finding.limit == f"≤ {PARAMS.max_turn:g}°"
+    assert float(finding.value.rstrip("°")) > PARAMS.max_turn
 
 
 @pytest.mark.parametrize("angle", [30, -30])
-def test_rotated_portrait_fails_on_roll_only(analyzer, angle):
-    im = original("kate_siegel").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True,
-                                       fillcolor=(128, 128, 128))
-    photo = measure(analyzer, im)
+def test_rotated_portrait_fails_on_roll_only(angle):
+    im = original("openface_adams").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True,
+                                          fillcolor=(128, 128, 128))
+    photo = measure({"r.jpg": im})["r.jpg"]
     finding = face_findings(photo)["not_frontal"]
     assert "(roll)" in finding.message and "(yaw)" not in finding.message
-    assert abs(float(finding.value.rstrip("°"))) > PARAMS.max_roll
+    assert abs(main_face(photo).pose.roll) > PARAMS.max_roll
     # the limit is the parameter's, not a constant of the rule
     assert "not_frontal" not in face_findings(photo, dataclasses.replace(PARAMS, max_roll=45.0))
 
 
-@pytest.mark.parametrize("name", ["kate_siegel", "paul_rudd"])
-def test_heavy_blur_fails_blurry(analyzer, name):
-    im = original(name)
-    sigma = 0.15 * eye_distance(main_face(measure(analyzer, im)))  # in the photo's own pixels
-    findings = face_findings(measure(analyzer, im.filter(ImageFilter.GaussianBlur(sigma))))
-    assert "blurry" in findings
-    assert float(findings["blurry"].value) < PARAMS.min_sharpness
+def test_blur_series_fails_blurry_from_a_stated_radius_on_and_never_before():
+    """Every good photo blurred by a Gaussian of sigma k eye distances (the eye distance of the
+    photo itself): sharp up to SHARP, `blurry` from BLURRED on."""
+    steps = (0.0, 0.01, SHARP, BLURRED, 0.04, 0.06)
+    images = {}
+    for name in GOOD:
+        eye = eye_distance(main_face(measured(name)))
+        im = original(name)
+        for k in steps:
+            images[f"{name} {k}"] = im.filter(ImageFilter.GaussianBlur(k * eye)) if k else im
+    found = judged(images)
+    for key, findings in found.items():
+        k = float(key.rsplit(" ", 1)[1])
+        assert ("blurry" in findings) is (k >= BLURRED), (key, findings.get("blurry"))
+    assert all("blurred" in f["blurry"].message for f in found.values() if "blurry" in f)
 
 
-def test_darkened_copy_fails_exposure(analyzer):
+def test_half_body_recrop_of_a_portrait_fails_face_too_small():
+    """kate_siegel is a three-quarter-length press photo. Cropped to head and shoulders (down to
+    the chest, 2.3 head lengths high) it is a good portrait; cropped to the waist (3.3 head
+    lengths) it is a half-body shot."""
+    im = original("kate_siegel")
+    photo = measured("kate_siegel")
+    q = photo.faces.quality
+    assert q is not None
+    head = q.head_length
+    left_eye, right_eye = main_face(photo).landmarks[:2]
+    cx, eye_y = (left_eye[0] + right_eye[0]) / 2, (left_eye[1] + right_eye[1]) / 2
+    crown = eye_y - head / 2
+    crops = {}
+    for name, height in (("head and shoulders", 2.3 * head), ("half body", 3.3 * head)):
+        top = max(0.0, crown - 0.15 * head)
+        width = min(0.8 * height, im.width)
+        left = min(max(0.0, cx - width / 2), im.width - width)
+        crops[name] = im.crop(tuple(round(v) for v in (left, top, left + width, top + height)))
+    found = judged({**crops, "three-quarter": im})
+    assert "face_too_small" not in found["head and shoulders"]
+    for name in ("half body", "three-quarter"):
+        finding = found[name]["face_too_small"]
+        assert "of the photo's height" in finding.message
+        assert "half- or full-body" in finding.message
+
+
+def test_small_face_in_a_wide_frame_fails_face_too_small_by_width():
+    # A head-and-shoulders portrait pasted into a panorama as tall as itself: the head fills the
+    # height, but not the picture.
+    im = original("openface_adams")
+    wide = Image.new("RGB", (im.width * 4, im.height), (90, 110, 90))
+    wide.paste(im, (im.width * 2, 0))
+    finding = judged({"wide.jpg": wide})["wide.jpg"]["face_too_small"]
+    assert "of the photo's width" in finding.message
+    assert finding.limit == f"≥ {PARAMS.min_head_width:.0%}"
+
+
+def test_darkened_and_washed_out_copies_fail_exposure():
     arr = np.asarray(original("paul_rudd"), dtype=np.float32)
-    photo = measure(analyzer, Image.fromarray((arr * 0.2).astype(np.uint8)))  # ~2.3 stops under
-    finding = face_findings(photo)["exposure"]
-    assert "too dark" in finding.message and finding.limit == f"≥ {PARAMS.min_brightness:g}"
+    found = judged({
+        "dark.jpg": Image.fromarray((arr * 0.2).astype(np.uint8)),  # ~2.3 stops under
+        "washed.jpg": Image.fromarray((255 - (255 - arr) * 0.3).astype(np.uint8)),  # fogged
+        "bright.jpg": Image.fromarray(np.clip(arr * 1.8, 0, 255).astype(np.uint8)),
+    })
+    assert "too dark" in found["dark.jpg"]["exposure"].message
+    assert "washed out" in found["washed.jpg"]["exposure"].message
+    assert "pure white" in found["bright.jpg"]["exposure"].message
 
 
-def test_overexposed_copy_fails_exposure(analyzer):
-    arr = np.asarray(original("kate_siegel"), dtype=np.float32)
-    photo = measure(analyzer, Image.fromarray(np.clip(arr * 1.8, 0, 255).astype(np.uint8)))
-    assert "pure white" in face_findings(photo)["exposure"].message
+def test_a_photo_too_dark_to_find_a_face_in_still_gets_exposure():
+    """Exposure is judged on the whole photo before detection, so the student is told what to
+    fix, not only that no face was found."""
+    arr = np.asarray(original("openface_adams"), dtype=np.float32)
+    findings = judged({"night.jpg": Image.fromarray((arr * 0.04).astype(np.uint8))})["night.jpg"]
+    assert "no_face" in findings
+    assert "the whole photo is too dark" in findings["exposure"].message
+    assert findings["exposure"].limit == f"≥ {PARAMS.min_highlights:g}"
 
 
-@pytest.mark.parametrize("name", ["kate_siegel", "paul_rudd"])
-def test_light_from_one_side_fails_exposure(analyzer, name):
-    im = original(name)
-    x1, _, x2, _ = main_face(measure(analyzer, im)).box
-    # full light on the face's left edge falling to a fifth on its right edge, like a lamp at
-    # the side in a dark room
+def _side_light(im: Image.Image, box, towards: str) -> Image.Image:
+    """Light falling from full on one edge of the face box to a fifth on the other, like a lamp
+    at the side in a dark room."""
+    x1, _, x2, _ = box
     xs = np.arange(im.width, dtype=np.float32)
-    light = np.clip(1 - 0.8 * (xs - x1) / (x2 - x1), 0.2, 1.0)[None, :, None]
-    lit = Image.fromarray((np.asarray(im, dtype=np.float32) * light).astype(np.uint8))
-    finding = face_findings(measure(analyzer, lit))["exposure"]
-    assert "as bright as the other" in finding.message
-    assert finding.limit == f"≤ {PARAMS.max_side_ratio:g}×"
+    t = (xs - x1) / (x2 - x1) if towards == "right" else (x2 - xs) / (x2 - x1)
+    light = np.clip(1 - 0.8 * t, 0.2, 1.0)[None, :, None]
+    return Image.fromarray((np.asarray(im, dtype=np.float32) * light).astype(np.uint8))
 
 
-def test_small_face_in_a_large_frame_fails_face_too_small(analyzer):
-    # A close-up shrunk to a quarter in a 1500×2000 frame: the face is about 10% of the height,
-    # still over MTCNN's min_face_size in the 640 px copy (below that, no_face speaks instead).
-    im = original("paul_rudd")
-    frame = Image.new("RGB", (1500, 2000), (90, 110, 90))
-    frame.paste(im.resize((im.width // 4, im.height // 4), Image.Resampling.LANCZOS), (600, 900))
-    photo = measure(analyzer, frame)
-    assert list(face_findings(photo)) == ["face_too_small"]
-    x1, y1, x2, y2 = main_face(photo).box
-    assert 0 < (y2 - y1) / photo.height < PARAMS.min_face_fraction
+def test_a_lighting_gradient_fails_exposure_while_the_original_passes():
+    """Each good photo passes; ramped from either side it fails at least once: a photo already lit
+    from one side and ramped from the other is evened out (and looks it). paul_rudd, evenly lit,
+    fails both ways."""
+    ramps = {}
+    for name in GOOD:
+        photo = measured(name)
+        assert "exposure" not in face_findings(photo)
+        for towards in ("left", "right"):
+            ramps[f"{name} {towards}"] = _side_light(original(name), photo.main_face.box, towards)
+    found = judged(ramps)
+    for name in GOOD:
+        failed = [key for key in (f"{name} left", f"{name} right") if "exposure" in found[key]]
+        assert failed, name
+        assert all("one cheek is" in found[key]["exposure"].message for key in failed)
+    assert "exposure" in found["paul_rudd left"] and "exposure" in found["paul_rudd right"]
 
 
 @pytest.mark.parametrize("side", ["left", "top", "bottom"])
-def test_face_partly_out_of_the_frame_fails_face_cut_off(analyzer, side):
+def test_face_partly_out_of_the_frame_fails_face_cut_off(side):
     im = original("paul_rudd")
-    x1, y1, x2, y2 = main_face(measure(analyzer, im)).box
+    x1, y1, x2, y2 = main_face(measured("paul_rudd")).box
     w, h = x2 - x1, y2 - y1
     crop = {"left": (x1 + 0.3 * w, 0, im.width, im.height),
             "top": (0, y1 + 0.3 * h, im.width, im.height),
             "bottom": (0, 0, im.width, y2 - 0.3 * h)}[side]
-    findings = face_findings(measure(analyzer, im.crop(tuple(round(v) for v in crop))))
-    assert "face_cut_off" in findings
-    assert findings["face_cut_off"].severity is Severity.ERROR
+    findings = judged({"cut.jpg": im.crop(tuple(round(v) for v in crop))})["cut.jpg"]
+    assert "face_cut_off" in findings or "no_face" in findings
+    assert all(f.severity is Severity.ERROR for r, f in findings.items() if r != "expression")
 
 
-def test_face_half_out_of_the_frame_is_an_error(analyzer):
-    # With half the face gone MTCNN no longer finds it at all: no_face speaks instead.
-    im = original("kate_siegel")
-    x1, _, x2, _ = main_face(measure(analyzer, im)).box
-    findings = face_findings(measure(analyzer, im.crop((round((x1 + x2) / 2), 0, im.width,
-                                                        im.height))))
-    assert {"face_cut_off", "no_face"} & set(findings)
-    assert all(f.severity is Severity.ERROR for f in findings.values())
+def test_mirror_image_is_judged_alike():
+    im = original("openface_carell")
+    found = judged({"a.jpg": im, "b.jpg": ImageOps.mirror(im)})
+    assert set(found["a.jpg"]) == set(found["b.jpg"])
 
 
-def test_mirror_image_is_judged_alike(analyzer):
-    im = original("paul_rudd")
-    mirrored = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    assert face_findings(measure(analyzer, mirrored)) == face_findings(measure(analyzer, im))
+def _calibration_rows() -> list[dict[str, str]]:
+    with (CALIBRATION / "labels.csv").open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.skipif(not (CALIBRATION / "labels.csv").is_file(),
+                    reason=f"the labelled calibration set is not at {CALIBRATION}")
+def test_every_clear_calibration_photo_gets_the_same_verdict_as_its_mirror_image():
+    """Each photo of shared/fixtures/calibration, decoded as the validator does, and the mirror
+    image of the decoded pixels: both accepted or both rejected by the content rules (not_jpeg
+    and too_small judge the file, not the picture). Photos labelled ambiguous sit at a limit by
+    definition (a careful instructor could go either way) and are listed, not asserted."""
+    analyzer = FaceAnalyzer(PARAMS.detect)
+    differ, ambiguous = [], []
+    for row in _calibration_rows():
+        data = (CALIBRATION / row["file"]).read_bytes()
+        f = photo_file(row["file"], data)
+        d = decode_for_measuring(f, PARAMS)
+        if d.pixels is None:
+            continue
+        mirror = np.ascontiguousarray(d.pixels[:, ::-1])
+        verdicts = []
+        for report in analyzer.analyse([d.pixels, mirror], [d.scale, d.scale]):
+            ph = Photo(f.student, f.file, f.sha256, f.bytes, f.format, f.width, f.height,
+                       chroma=d.measurement.chroma, phash=d.measurement.phash, faces=report,
+                       tones=d.measurement.tones)
+            verdicts.append(any(x.severity is Severity.ERROR and x.rule not in
+                                ("not_jpeg", "too_small") for x in judge_photo(ph, PARAMS)))
+        if verdicts[0] != verdicts[1]:
+            (ambiguous if row["ambiguous"] == "true" else differ).append(row["file"])
+    assert differ == [], f"verdict changes with a mirror image: {differ}"
+    assert len(ambiguous) <= 5, ambiguous

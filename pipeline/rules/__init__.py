@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Needs(StrEnum):
     FILE = "file"  # runs on every photo
     PIXELS = "pixels"  # runs only when the photo decoded
-    FACE = "face"  # runs only when exactly one main face was found
+    FACE = "face"  # runs only when at least one face was found (the largest is the main face)
 
 
 @dataclass(frozen=True)

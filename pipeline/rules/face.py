@@ -1,14 +1,17 @@
 """Rules about the face: found, alone, frontal, large enough, whole, sharp, well lit, neutral.
 
-They judge the measurements of `pipeline.faces` (pose from the 5 MTCNN landmarks, quality of the
-inner face at a fixed scale); docs/RULES.md says why each default limit is what it is, what it
-measured on real photos, and what each heuristic cannot see.
+They judge the measurements of `pipeline.faces` (MTCNN's faces, then the main face's 68 dense
+landmarks: pose, head size, outline, blur, cheeks, mouth) and the photo's tonal range; docs/RULES.md
+gives each limit's principle, the separation it sits in, its calibration table on labelled real
+photos, and what each measure cannot see.
 """
 
 from __future__ import annotations
 
+import math
+
 from pipeline.config import ValidateParams
-from pipeline.faces import Face, FaceQuality
+from pipeline.faces import Face, FaceQuality, Pose
 from pipeline.findings import Severity
 from pipeline.measure import Photo
 from pipeline.rules import Breach, Needs, photo_rule
@@ -43,85 +46,112 @@ def multiple_faces(photo: Photo, p: ValidateParams) -> Breach | None:
 @photo_rule("not_frontal", Severity.ERROR, Needs.FACE)
 def not_frontal(photo: Photo, p: ValidateParams) -> Breach | None:
     pose = _main(photo).pose
-    axes = [  # (how far beyond its limit, message part, value, limit)
-        (abs(pose.yaw) / p.max_yaw, _turn("face turned", pose.yaw, "to the picture's left",
-                                          "to the picture's right", "yaw", p.max_yaw),
-         pose.yaw, p.max_yaw),
-        (abs(pose.pitch) / p.max_pitch, _turn("face tilted", pose.pitch, "up", "down", "pitch",
-                                              p.max_pitch), pose.pitch, p.max_pitch),
-        (abs(pose.roll) / p.max_roll, _turn("head tilted", pose.roll, "clockwise",
-                                            "anticlockwise", "roll", p.max_roll),
-         pose.roll, p.max_roll),
-    ]
-    over = sorted((a for a in axes if a[0] > 1), key=lambda a: -a[0])
-    if not over:
+    turn = away_from_camera(pose)
+    parts = []
+    if turn > p.max_turn:
+        axes = [_turn("face turned", pose.yaw, "to the picture's left", "to the picture's right",
+                      "yaw"), _turn("face tilted", pose.pitch, "up", "down", "pitch")]
+        parts.append(f"{' and '.join(axes)}: {turn:.0f}° away from the camera; the limit is "
+                     f"{p.max_turn:g}°")
+    if abs(pose.roll) > p.max_roll:
+        parts.append(f"{_turn('head tilted', pose.roll, 'clockwise', 'anticlockwise', 'roll')}; "
+                     f"the limit is ±{p.max_roll:g}°")
+    if not parts:
         return None
-    parts = "; ".join(a[1] for a in over)
-    _, _, value, limit = over[0]
-    return Breach(f"{parts} — look straight into the camera, head upright",
-                  value=f"{value:.1f}°", limit=f"±{limit:g}°")
+    if turn / p.max_turn >= abs(pose.roll) / p.max_roll:
+        value, limit = f"{turn:.1f}°", f"≤ {p.max_turn:g}°"
+    else:
+        value, limit = f"{pose.roll:.1f}° roll", f"±{p.max_roll:g}°"
+    return Breach(f"{'; '.join(parts)} — look straight into the camera, head upright",
+                  value=value, limit=limit)
+
+
+def away_from_camera(pose: Pose) -> float:
+    """The angle between where the face points and the line of sight to the camera, degrees:
+    yaw and pitch together (a face turned 20° and tilted 20° is 28° away)."""
+    c = math.cos(math.radians(pose.yaw)) * math.cos(math.radians(pose.pitch))
+    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
 
 
 @photo_rule("face_too_small", Severity.ERROR, Needs.FACE)
 def face_too_small(photo: Photo, p: ValidateParams) -> Breach | None:
-    if not photo.height:
+    q = _quality(photo)
+    if q is None or not photo.height or not photo.width:
         return None
-    x1, y1, x2, y2 = _main(photo).box
-    fraction = (y2 - y1) / photo.height
-    if fraction >= p.min_face_fraction:
+    tall, wide = q.head_length / photo.height, q.head_length / photo.width
+    if tall >= p.min_head_height and wide >= p.min_head_width:
         return None
+    if tall / p.min_head_height <= wide / p.min_head_width:
+        what = (f"the head (crown to chin) is only {tall:.0%} of the photo's height "
+                f"(limit {p.min_head_height:.0%})")
+        value, limit = f"{tall:.0%} of the height", f"≥ {p.min_head_height:.0%}"
+    else:
+        what = (f"the head (crown to chin) is only {wide:.0%} of the photo's width "
+                f"(limit {p.min_head_width:.0%})")
+        value, limit = f"{wide:.0%} of the width", f"≥ {p.min_head_width:.0%}"
     return Breach(
-        f"the face is only {fraction:.0%} of the photo's height (limit {p.min_face_fraction:.0%}); "
-        "take the photo closer, head and shoulders filling the frame",
-        value=f"{fraction:.0%}", limit=f"≥ {p.min_face_fraction:.0%}")
+        f"{what}: this is a half- or full-body shot; take the photo closer, head and shoulders "
+        "filling the frame", value=value, limit=limit)
 
 
 @photo_rule("face_cut_off", Severity.ERROR, Needs.FACE)
 def face_cut_off(photo: Photo, p: ValidateParams) -> Breach | None:
-    if not photo.width or not photo.height:
+    q = _quality(photo)
+    if q is None or q.outline_margin >= p.min_outline_margin:
         return None
-    face = _main(photo)
-    w, h = photo.width, photo.height
-    outside = sum(not (0 <= x <= w and 0 <= y <= h) for x, y in face.landmarks)
-    x1, y1, x2, y2 = face.box
-    bw, bh = max(x2 - x1, 1e-6), max(y2 - y1, 1e-6)
-    margins = {"left": x1 / bw, "right": (w - x2) / bw, "top": y1 / bh, "bottom": (h - y2) / bh}
-    edge, margin = min(margins.items(), key=lambda kv: kv[1])
-    if not outside and margin >= p.min_face_margin:
-        return None
-    if outside:
-        what = f"{outside} of the 5 landmarks (eyes, nose, mouth corners) lie outside the photo"
-    elif margin < 0:
-        what = f"the face runs {-margin:.0%} of its size past the {edge} edge"
-    else:
-        what = f"the face is only {margin:.0%} of its size from the {edge} edge"
-    if p.min_face_margin < 0:
-        rule = f"the face box may run at most {-p.min_face_margin:.0%} of its size past an edge"
-    else:
-        rule = f"the face box must stay {p.min_face_margin:.0%} of its size inside every edge"
+    past = -q.outline_margin
+    what = (f"the face runs {past:.2f} eye distances past the edge of the photo" if past > 0
+            else f"the face comes within {-past:.2f} eye distances of the edge of the photo")
     return Breach(
-        f"the face is cut off: {what} ({rule}); leave space around the whole head",
-        value=f"{margin:.0%} at the {edge}", limit=f"≥ {p.min_face_margin:.0%}")
+        f"the face is cut off: {what} (chin, cheeks and forehead must be inside, limit "
+        f"{p.min_outline_margin:g}); leave space around the whole head",
+        value=f"{q.outline_margin:+.2f}", limit=f"≥ {p.min_outline_margin:g}")
 
 
 @photo_rule("blurry", Severity.ERROR, Needs.FACE)
 def blurry(photo: Photo, p: ValidateParams) -> Breach | None:
     q = _quality(photo)
-    if q is None or q.sharpness >= p.min_sharpness:
+    if q is None or q.edge_width is None or q.edge_width <= p.max_edge_width:
         return None
     return Breach(
-        f"the face is blurred (sharpness {q.sharpness:.0f}, limit {p.min_sharpness:g}: variance of "
-        "the Laplacian at a fixed face size); hold the camera still, focus on the face, use the "
-        "original photo rather than an enlarged copy",
-        value=f"{q.sharpness:.0f}", limit=f"≥ {p.min_sharpness:g}")
+        f"the face is blurred: its edges are {q.edge_width:.3f} eye distances wide (limit "
+        f"{p.max_edge_width:g}); hold the camera still, focus on the face, use the original "
+        "photo rather than an enlarged copy",
+        value=f"{q.edge_width:.3f}", limit=f"≤ {p.max_edge_width:g}")
 
 
-@photo_rule("exposure", Severity.ERROR, Needs.FACE)
+@photo_rule("exposure", Severity.ERROR, Needs.PIXELS)
 def exposure(photo: Photo, p: ValidateParams) -> Breach | None:
+    problems = _photo_tones(photo, p) + _face_light(photo, p)  # (message, value, limit)
+    if not problems:
+        return None
+    text = "; ".join(m for m, _, _ in problems)
+    return Breach(f"{text} — take the photo in even daylight, no flash or spotlight from one side",
+                  value=problems[0][1], limit=problems[0][2])
+
+
+def _photo_tones(photo: Photo, p: ValidateParams) -> list[tuple[str, str, str]]:
+    """The whole photo's tonal range: said even when no face could be found in it."""
+    t = photo.tones
+    if t is None:
+        return []
+    problems = []
+    if t.highlights < p.min_highlights:
+        problems.append((f"the whole photo is too dark (its brightest parts reach only "
+                         f"{t.highlights:.0f} of 255, limit {p.min_highlights:g})",
+                         f"highlights {t.highlights:.0f}", f"≥ {p.min_highlights:g}"))
+    if t.shadows > p.max_shadows:
+        problems.append((f"the whole photo is washed out (even its darkest parts are "
+                         f"{t.shadows:.0f} of 255, limit {p.max_shadows:g})",
+                         f"shadows {t.shadows:.0f}", f"≤ {p.max_shadows:g}"))
+    return problems
+
+
+def _face_light(photo: Photo, p: ValidateParams) -> list[tuple[str, str, str]]:
     q = _quality(photo)
     if q is None:
-        return None
-    problems = []  # (message, value, limit), most basic first
+        return []
+    problems = []
     if q.brightness < p.min_brightness:
         problems.append((f"the face is too dark (mean brightness {q.brightness:.0f} of 255, "
                          f"limit {p.min_brightness:g})", f"{q.brightness:.0f}",
@@ -135,26 +165,30 @@ def exposure(photo: Photo, p: ValidateParams) -> Breach | None:
             problems.append((f"{clipped:.0%} of the face is pure {colour}, detail lost "
                              f"(limit {p.max_clipped:.0%})", f"{clipped:.0%} {colour}",
                              f"≤ {p.max_clipped:.0%}"))
-    if q.side_ratio > p.max_side_ratio:
-        problems.append((f"one half of the face is {q.side_ratio:.1f}× as bright as the other "
-                         f"(limit {p.max_side_ratio:g}×)", f"{q.side_ratio:.2f}×",
-                         f"≤ {p.max_side_ratio:g}×"))
-    if not problems:
-        return None
-    text = "; ".join(m for m, _, _ in problems)
-    return Breach(f"{text} — take the photo in even daylight, no flash or spotlight from one side",
-                  value=problems[0][1], limit=problems[0][2])
+    if q.cheek_ratio is not None and q.cheek_ratio > p.max_cheek_ratio:
+        problems.append((f"one cheek is {q.cheek_ratio:.1f}× as bright as the other "
+                         f"(limit {p.max_cheek_ratio:g}×): light from one side",
+                         f"{q.cheek_ratio:.2f}×", f"≤ {p.max_cheek_ratio:g}×"))
+    return problems
 
 
 @photo_rule("expression", Severity.WARNING, Needs.FACE)
 def expression(photo: Photo, p: ValidateParams) -> Breach | None:
     q = _quality(photo)
-    if q is None or q.mouth_ratio <= p.max_mouth_ratio:
+    if q is None or q.smile is None or q.mouth_open is None:
         return None
-    return Breach(
-        f"the mouth is {q.mouth_ratio:.2f}× as wide as the eye distance (limit "
-        f"{p.max_mouth_ratio:.2f}×): probably smiling; the photos should show a neutral "
-        "expression", value=f"{q.mouth_ratio:.2f}×", limit=f"≤ {p.max_mouth_ratio:.2f}×")
+    if q.smile > p.max_smile:
+        return Breach(
+            f"the mouth's corners are raised and drawn out ({q.smile:.1f} neutral spreads towards "
+            f"a smile, limit {p.max_smile:g}): probably smiling; the photos should show a "
+            "neutral expression", value=f"smile {q.smile:.1f}", limit=f"≤ {p.max_smile:g}")
+    if q.mouth_open > p.max_mouth_open:
+        return Breach(
+            f"the lips are apart by {q.mouth_open:.0%} of the mouth's width (limit "
+            f"{p.max_mouth_open:.0%}): talking, laughing or surprised; the photos should show a "
+            "neutral expression, mouth closed",
+            value=f"open {q.mouth_open:.0%}", limit=f"≤ {p.max_mouth_open:.0%}")
+    return None
 
 
 def _main(photo: Photo) -> Face:
@@ -167,7 +201,6 @@ def _quality(photo: Photo) -> FaceQuality | None:
     return photo.faces.quality if photo.faces is not None else None
 
 
-def _turn(what: str, angle: float, positive: str, negative: str, axis: str,
-          limit: float) -> str:
+def _turn(what: str, angle: float, positive: str, negative: str, axis: str) -> str:
     direction = positive if angle > 0 else negative
-    return f"{what} {abs(angle):.0f}° {direction} ({axis}); the limit is ±{limit:g}°"
+    return f"{what} {abs(angle):.0f}° {direction} ({axis})"
