@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.config import ReportParams
+from pipeline.config import ReportParams, ValidateParams
 from pipeline.findings import FINDING_COLUMNS
 from pipeline.images import ImageError
 from pipeline.report import ReportError, run_report, thumbnail
@@ -24,6 +24,7 @@ EVIL = "<script>alert(1)</script>.jpg"  # a real path on Linux: folder '<script>
 MANIFEST_COLUMNS = ["student", "file", "source", "member", "kind", "sha256", "bytes", "format",
                     "width", "height"]  # fmt: skip
 PARAMS = ReportParams(thumb_size=96)
+MAX_PIXELS = ValidateParams().max_pixels
 
 
 # ---------------------------------------------------------------- a tiny DOM from html.parser
@@ -218,7 +219,8 @@ def make_class(tmp_path: Path) -> ClassFiles:
 
 
 def render(klass: ClassFiles, out_dir: Path, **later) -> tuple[str, Node]:
-    index = run_report(PARAMS, submissions_root=klass.root, out_dir=out_dir, **klass.paths, **later)
+    index = run_report(PARAMS, max_pixels=MAX_PIXELS, submissions_root=klass.root,
+                       out_dir=out_dir, **klass.paths, **later)  # fmt: skip
     assert index == out_dir / "index.html"
     html = index.read_text(encoding="utf-8")
     return html, parse(html)
@@ -462,6 +464,7 @@ def test_report_of_the_demo_class(tmp_path):
     write_outputs(result, interim / "findings.csv", interim / "accepted.csv", interim / "v.json")
     index = run_report(
         params.report,
+        max_pixels=params.validate.max_pixels,
         manifest=interim / "manifest.csv",
         findings=interim / "findings.csv",
         accepted=interim / "accepted.csv",

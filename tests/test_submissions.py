@@ -79,22 +79,30 @@ def test_unreadable_zip_is_a_finding(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="symbolic links")
-def test_links_out_of_the_tree_are_not_followed(tmp_path):
+def test_links_are_never_read_and_say_where_they_point(tmp_path):
     secret = tmp_path / "secret.jpg"
     secret.write_bytes(PHOTO)
     root = tmp_path / "submissions"
     folder = write_student(root, "fay", {"p1.jpg": PHOTO})
     (folder / "p2.jpg").symlink_to(secret)
-    (folder / "p3.jpg").symlink_to(folder / "p1.jpg")  # inside the submission: fine
+    # a link to a photo of the same submission: not read, so p1.jpg is never "the duplicate"
+    (folder / "a0.jpg").symlink_to(folder / "p1.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "gone.jpg").symlink_to(folder / "nowhere.jpg")
     (folder / "dir").symlink_to(tmp_path, target_is_directory=True)
     subs, _ = by_student(root)
     fay = subs["fay"]
-    assert [e.file for e in fay.photos] == ["p1.jpg", "p3.jpg"]
-    rules = {f.file: f.message for f in fay.findings}
-    assert "outside the submission" in rules["p2.jpg"]
-    assert "not followed" in rules["dir"]
-    with pytest.raises(SubmissionError):
-        read_member(root, "fay", "p2.jpg")
+    assert [e.file for e in fay.photos] == ["p1.jpg"]
+    rules = {f.file: f for f in fay.findings}
+    assert "outside the submission" in rules["p2.jpg"].message
+    assert "link to p1.jpg in this submission" in rules["a0.jpg"].message
+    assert "link loop" in rules["loop.jpg"].message
+    assert "does not exist" in rules["gone.jpg"].message
+    assert {rules[f].severity for f in ("p2.jpg", "a0.jpg", "loop.jpg")} == {Severity.ERROR}
+    assert "not followed" in rules["dir"].message
+    for link in ("p2.jpg", "a0.jpg", "loop.jpg"):
+        with pytest.raises(SubmissionError):
+            read_member(root, "fay", link)
 
 
 def test_two_submissions_for_one_student_and_loose_files(tmp_path):
