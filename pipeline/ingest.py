@@ -81,16 +81,19 @@ def ingest(
         try:
             data = read_member(Path(root), entry.source, entry.member, limit)
         except SubmissionError as exc:
-            if table and isinstance(exc, TooLarge):
-                again = "a table of one row per photo is a few kB; hand in only that"
-            else:
-                again = "hand it in again"
+            hint = ""
+            if isinstance(exc, TooLarge):
+                hint = (
+                    "; a table of one row per photo is a few kB, hand in only that"
+                    if table
+                    else "; hand in the photo as the camera saved it"
+                )
             return Finding(
                 entry.student,
                 entry.file,
                 TABLE_RULE if table else "submission",
                 Severity.ERROR,
-                f"{entry.file} could not be read ({exc}); {again}",
+                f"{entry.file} could not be read: {exc}{hint}",
             )
         width = height = None
         fmt = "CSV" if kind == ATTRIBUTES else sniff_format(data)

@@ -203,6 +203,8 @@ def _read_file(path: Path, max_bytes: int | None) -> bytes:
             raise SubmissionError(f"it is {_kind(mode)}, not a file")
         flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(path, flags)
+    except SubmissionError:
+        raise
     except FileNotFoundError:
         raise SubmissionError(f"{as_text(path.name)} was not found (moved or deleted?)") from None
     except OSError as exc:
@@ -214,6 +216,8 @@ def _read_file(path: Path, max_bytes: int | None) -> bytes:
                 raise SubmissionError(f"it is {_kind(info.st_mode)}, not a file")
             _check_size(info.st_size, max_bytes)
             data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        except SubmissionError:
+            raise
         except OSError as exc:
             raise SubmissionError(exc.strerror or str(exc)) from None
     _check_size(len(data), max_bytes)
@@ -232,6 +236,8 @@ def _read_zip_member(container: Path, member: str, max_bytes: int | None) -> byt
             data = zf.read(info)
     except KeyError:
         raise SubmissionError(f"{member} is not in {container.name} any more") from None
+    except SubmissionError:
+        raise
     except ZIP_ERRORS as exc:
         raise SubmissionError(_zip_problem(exc)) from None
     _check_size(len(data), max_bytes)
@@ -364,7 +370,7 @@ def _scan_zip(path: Path, params: IngestParams) -> Submission:
     except ZIP_ERRORS as exc:
         sub.add(
             Severity.ERROR,
-            sub.source,
+            "",
             f"{sub.source} is not a readable zip archive ({exc}); "
             "zip the folder again and hand it in",
         )
