@@ -80,9 +80,10 @@ class Decoded:
     scale: float  # original (oriented) pixels per pixel of `image`
 
 
-# What decoding may hold at once, across all threads. Torch and the MTCNN weights already take
-# about 1 GB of a validate run; this keeps the whole run under 1.5 GB whatever is handed in,
-# while an ordinary photo needs a few MB (a 48 MP baseline JPEG reduced to 640 px: 6 MB).
+# What decoding may hold at once, across all threads. A class run peaks at about 1.4 GB in face
+# detection (torch's libraries and MTCNN; bench/peak_memory.py), and decoding happens between
+# detection batches: this keeps the run under 1.5 GB whatever is handed in, while an ordinary
+# photo needs a few MB (a 48 MP baseline JPEG reduced to 640 px: 6 MB).
 DECODE_MEMORY = 256 * 2**20
 # Pillow's plugin for each format sniff_format names (see _open).
 _PILLOW_FORMAT = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF",
@@ -258,9 +259,9 @@ def _decode_memory(
 
 def _top_byte(im: Image.Image) -> Image.Image:
     """8-bit grey from 16- or 32-bit grey: the top byte of 16-bit values."""
-    values = np.asarray(im).astype(np.int64)
+    values = np.asarray(im)
     if im.mode != "I" or values.max(initial=0) > 255:  # "I" may hold 8-bit values already
-        values >>= 8
+        values = values >> 8
     return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
 
 

@@ -1099,3 +1099,13 @@ def test_a_read_error_while_listing_never_stops_the_class(tmp_path):
     finally:
         (path / "locked").chmod(0o700)
     assert any("cannot be listed" in m for v in verdicts.values() for m in v["messages"])
+
+
+def test_the_crop_stage_finds_a_photo_named_like_a_formula(corpus, class_run, tmp_path):
+    from pipeline.config import CropParams, ValidateParams
+    from pipeline.crop import run_crop
+
+    out = corpus["together"].parent / "out"
+    run_crop(out / "accepted.csv", corpus["together"], tmp_path / "crops", CropParams(size=64),
+             ValidateParams().max_pixels)  # fmt: skip
+    assert (tmp_path / "crops" / "formula_file_name_accepted" / "=p.png").is_file()
