@@ -140,9 +140,9 @@ def validate(
         if row is not None:
             try:
                 data_bytes = read_member(root, row.source, row.member, row.bytes)
-            except SubmissionError as exc:
-                findings.append(Finding(student, row.file, TABLE_RULE, Severity.ERROR,
-                                        f"{row.file} could not be read again ({exc})"))
+            except SubmissionError as exc:  # changed or removed since ingest
+                message = f"{row.file} could not be read again: {exc}"
+                findings.append(Finding(student, row.file, TABLE_RULE, Severity.ERROR, message))
         photo_files = [ph.file for ph in sd.photos]
         sd.attributes = check_student_attributes(
             student, name, data_bytes, photo_files, vocabulary, params.max_table_rows

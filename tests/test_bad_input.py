@@ -29,11 +29,27 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.conftest import ROOT, SCHEMA, attributes_csv, face, jpeg_bytes
+from pipeline.attributes import load_vocabulary
+from pipeline.config import CropParams, ReportParams, ValidateParams, load_params
+from pipeline.crop import run_crop
+from pipeline.ingest import ingest, read_findings, read_manifest
+from pipeline.report import run_report
+from pipeline.safe_text import uncell_row
+from pipeline.validate import validate
+from tests.conftest import (
+    ATTRIBUTE_COLUMNS,
+    ROOT,
+    SCHEMA,
+    VALID_VALUES,
+    attributes_csv,
+    face,
+    jpeg_bytes,
+)
 
 PEAK_LIMIT_MB = 1536  # the bound: 1.5 GB for a whole class run
 PER_STUDENT = 1  # photos asked per student; most kinds hand in one photo or none
@@ -162,15 +178,11 @@ def png_of_size(width: int, height: int, valid_pixels: bool) -> bytes:
 
 
 def table(rows: list[list[str]], header: list[str] | None = None, sep=",") -> str:
-    from tests.conftest import ATTRIBUTE_COLUMNS
-
     lines = [sep.join(header or ATTRIBUTE_COLUMNS)] + [sep.join(r) for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def row(file: str, **values) -> list[str]:
-    from tests.conftest import ATTRIBUTE_COLUMNS, VALID_VALUES
-
     cells = dict(zip(ATTRIBUTE_COLUMNS[1:], VALID_VALUES, strict=True)) | values
     return [file, *cells.values()]
 
@@ -356,6 +368,14 @@ def k_control_and_bidi_in_names(where, s):
            attributes_csv([ESC_NAME, BIDI_NAME]))  # fmt: skip
 
 
+HTML_NAME = "<img src=x onerror=alert(1)>.jpg"
+
+
+@kind(expect={HTML_NAME: {"too_small"}})
+def k_html_in_a_name(where, s):
+    folder(where, s, {HTML_NAME: noise_jpeg(s)}, attributes_csv([HTML_NAME]))
+
+
 @kind(expect={"two\nlines.jpg": {"too_small"}})
 def k_newline_in_a_name(where, s):
     folder(where, s, {"two\nlines.jpg": noise_jpeg(s)}, attributes_csv(['"two\nlines.jpg"']))
@@ -503,8 +523,6 @@ def k_huge_progressive_jpeg(where, s):
 
 
 def grey16_png(im: Image.Image) -> bytes:
-    import cv2
-
     grey = np.asarray(im.convert("L")).astype(np.uint16) * 257
     return cv2.imencode(".png", grey)[1].tobytes()
 
@@ -516,8 +534,6 @@ def k_16bit_grey_png(where, s):
 
 @kind(expect={"p.png": {"not_jpeg"}}, never={"p.png": {"no_face", "grayscale"}})
 def k_16bit_colour_png(where, s):
-    import cv2
-
     rgb = np.asarray(face("kate_siegel").resize((640, 640))).astype(np.uint16) * 257
     folder(where, s, {"p.png": cv2.imencode(".png", rgb[:, :, ::-1])[1].tobytes()})
 
@@ -894,11 +910,6 @@ def from_json(data) -> dict:
 
 
 def run_in_process(root: Path, cache_dir, workers=None) -> dict:
-    from pipeline.attributes import load_vocabulary
-    from pipeline.config import load_params
-    from pipeline.ingest import ingest
-    from pipeline.validate import validate
-
     params = load_params(root.parent / "params.yaml")
     manifest = ingest(root, params.ingest, workers=workers)
     result = validate(root, manifest, params.validate, load_vocabulary(SCHEMA), cache_dir,
@@ -969,9 +980,6 @@ def class_run(corpus):
               "--manifest out/manifest.csv --out-dir out")  # fmt: skip
     done, peak = with_peak(["sh", "-c", script], cwd, cwd=cwd, timeout=900,
                            capture_output=True, text=True)  # fmt: skip
-    from pipeline.ingest import read_findings, read_manifest
-    from pipeline.safe_text import uncell_row
-
     findings = read_findings(cwd / "out" / "findings.csv")
     with (cwd / "out" / "accepted.csv").open(newline="", encoding="utf-8") as fh:
         accepted = {(r["student"], r["file"]) for r in map(uncell_row, csv.DictReader(fh))}
@@ -1102,10 +1110,19 @@ def test_a_read_error_while_listing_never_stops_the_class(tmp_path):
 
 
 def test_the_crop_stage_finds_a_photo_named_like_a_formula(corpus, class_run, tmp_path):
-    from pipeline.config import CropParams, ValidateParams
-    from pipeline.crop import run_crop
-
     out = corpus["together"].parent / "out"
     run_crop(out / "accepted.csv", corpus["together"], tmp_path / "crops", CropParams(size=64),
              ValidateParams().max_pixels)  # fmt: skip
     assert (tmp_path / "crops" / "formula_file_name_accepted" / "=p.png").is_file()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL")  # Pillow's own notes on malformed EXIF
+def test_the_report_of_the_class_escapes_what_students_wrote(corpus, class_run, tmp_path):
+    out = corpus["together"].parent / "out"
+    page = run_report(ReportParams(), max_pixels=ValidateParams().max_pixels,
+                      manifest=out / "manifest.csv", findings=out / "findings.csv",
+                      accepted=out / "accepted.csv", validate_metrics=out / "validate.json",
+                      submissions_root=corpus["together"], out_dir=tmp_path)  # fmt: skip
+    html = page.read_text(encoding="utf-8")
+    assert "<img src=x onerror" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;.jpg" in html
