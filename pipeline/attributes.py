@@ -198,8 +198,7 @@ def read_attributes_csv(data: bytes, max_rows: int | None = None) -> CsvTable:
                 f"its header {lines[first][:60]!r} has only one column; the first row must name "
                 f"the columns ({FILE}, lip_type, ...) separated by commas"
             )
-    limit = None if max_rows is None else max_rows + 1 + bool(hint)  # with the header
-    records = _records(text, delimiter, limit)[1 if hint else 0 :]
+    records = _records(text, delimiter, max_rows, before=1 + bool(hint))[1 if hint else 0 :]
     if not records:
         raise TableError("it has no header row; the first row must name the columns")
     _, header_cells = records[0]
@@ -261,8 +260,11 @@ def _decode(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def _records(text: str, delimiter: str, limit: int | None) -> list[tuple[int, list[str]]]:
-    """(line where the record starts, cells) for every record, blank ones left out."""
+def _records(
+    text: str, delimiter: str, max_rows: int | None = None, before: int = 1
+) -> list[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for every record, blank ones left out; TableError
+    past `max_rows` records after the first `before` (the header and Excel's `sep=` line)."""
     opened = _unclosed_quote(text, delimiter)
     if opened is not None:
         raise TableError(
@@ -276,9 +278,9 @@ def _records(text: str, delimiter: str, limit: int | None) -> list[tuple[int, li
         for record in reader:
             if any(cell.strip() for cell in record):
                 out.append((start, record))
-                if limit is not None and len(out) > limit:
+                if max_rows is not None and len(out) > max_rows + before:
                     raise TableError(
-                        f"it has more than {limit - 1} rows; it was not checked — keep one row "
+                        f"it has more than {max_rows} rows; it was not checked — keep one row "
                         "per photo, under the header row"
                     )
             start = reader.line_num + 1
