@@ -156,10 +156,11 @@ def main() -> None:
     print(f"made {args.students}×{args.photos} photos of {args.width}×{args.height} "
           f"in {time.perf_counter() - start:.1f} s")  # fmt: skip
 
-    params = load_params(ROOT / "params.yaml").report
+    all_params = load_params(ROOT / "params.yaml")
+    params = all_params.report
     out = args.workdir / "reports"
     start = time.perf_counter()
-    index = run_report(params, out_dir=out, **paths)
+    index = run_report(params, max_pixels=all_params.validate.max_pixels, out_dir=out, **paths)
     took = time.perf_counter() - start
     size = index.stat().st_size
     n = args.students * args.photos

@@ -15,7 +15,8 @@ ERROR finding of its own, so the validate stage excludes it:
 - a table that is not UTF-8 is a WARNING on the table: it was read as Windows-1252 (or Latin-1),
   which is right for what Excel writes on Windows, but accented letters may have come out wrong.
 
-Rows are matched to photos ignoring case and folders ("Photos\\IMG01.JPG" names img01.jpg); a
+Rows are matched to photos ignoring case, folders, surrounding spaces and Unicode form
+("Photos\\IMG01.JPG" names img01.jpg, a name typed as NFC names the file a Mac wrote as NFD); a
 name without its extension ("img01") names the one photo with that stem, since spreadsheets and
 students often drop it; a different extension ("img01.jpeg" for img01.jpg) does not match.
 """
@@ -27,6 +28,7 @@ import csv
 import difflib
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,13 +39,15 @@ import yaml
 from pandera.errors import SchemaErrors
 
 from pipeline.findings import Finding, Severity
+from pipeline.safe_text import name_key
 
 RULE = "attributes"
 FILE = "file"
 KINDS = ("choice", "integer", "text")
 _SETTINGS = {"choice": {"values"}, "integer": {"min", "max"}, "text": {"max_length", "none"}}
 # Whole numbers as spreadsheets write them: "30", "+30", "-5", and "30.0" from a number cell.
-_INTEGER = r"^[+-]?\d+(\.0*)?$"
+# ASCII digits only: "٣٠" and "３０" are told to write 30 (see _value_message).
+_INTEGER = r"^[+-]?[0-9]+(\.0*)?$"
 # Control characters other than tab and line ends: text files have none, binary files many.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -167,8 +171,11 @@ def normalise_header(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def read_attributes_csv(data: bytes) -> CsvTable:
+def read_attributes_csv(data: bytes, max_rows: int | None = None) -> CsvTable:
     """The table in `data`, or TableError saying why it is no table and what to do.
+
+    A table with more than `max_rows` rows below its header is refused as a whole (it is read
+    no further than that), as is one whose quotes never close.
 
     Reads what spreadsheets write: a UTF-8 byte-order mark, UTF-16 ("Unicode text"), Windows-1252
     or Latin-1 when the bytes are not UTF-8, `,` `;` or tab delimiters (whichever the header
@@ -191,7 +198,7 @@ def read_attributes_csv(data: bytes) -> CsvTable:
                 f"its header {lines[first][:60]!r} has only one column; the first row must name "
                 f"the columns ({FILE}, lip_type, ...) separated by commas"
             )
-    records = _records(text, delimiter)[1 if hint else 0 :]
+    records = _records(text, delimiter, max_rows, before=1 + bool(hint))[1 if hint else 0 :]
     if not records:
         raise TableError("it has no header row; the first row must name the columns")
     _, header_cells = records[0]
@@ -253,8 +260,17 @@ def _decode(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """(line where the record starts, cells) for every record, blank ones left out."""
+def _records(
+    text: str, delimiter: str, max_rows: int | None = None, before: int = 1
+) -> list[tuple[int, list[str]]]:
+    """(line where the record starts, cells) for every record, blank ones left out; TableError
+    past `max_rows` records after the first `before` (the header and Excel's `sep=` line)."""
+    opened = _unclosed_quote(text, delimiter)
+    if opened is not None:
+        raise TableError(
+            f'line {opened} opens a quote (") that is never closed, so everything after it '
+            "reads as one value; close the quote or remove it"
+        )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     out = []
     start = 1
@@ -262,12 +278,44 @@ def _records(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
         for record in reader:
             if any(cell.strip() for cell in record):
                 out.append((start, record))
+                if max_rows is not None and len(out) > max_rows + before:
+                    raise TableError(
+                        f"it has more than {max_rows} rows; it was not checked — keep one row "
+                        "per photo, under the header row"
+                    )
             start = reader.line_num + 1
     except csv.Error as exc:
         raise TableError(
             f"line {reader.line_num} cannot be read ({exc}); check its quotes"
         ) from None
     return out
+
+
+def _unclosed_quote(text: str, delimiter: str) -> int | None:
+    """The line of a quoted value that the text never closes, read as the csv module reads it
+    (a quote opens a value only at its start; "" inside is a quote); None when all close."""
+    tokens = re.compile('"|\r\n|\r|\n|' + re.escape(delimiter))
+    quoted, opened, line, field_start, skip = False, 0, 1, 0, -1
+    for m in tokens.finditer(text):
+        at, token = m.start(), m.group()
+        if at == skip:
+            continue
+        if token == '"':
+            if not quoted:
+                if at == field_start:
+                    quoted, opened = True, line
+            elif text.startswith('"', at + 1):
+                skip = at + 1  # an escaped quote
+            else:
+                quoted = False
+        elif token == delimiter:
+            if not quoted:
+                field_start = m.end()
+        else:
+            line += 1
+            if not quoted:
+                field_start = m.end()
+    return opened if quoted else None
 
 
 def build_schema(vocab: Vocabulary, present: list[str]) -> pa.DataFrameSchema:
@@ -316,16 +364,21 @@ def check_student_attributes(
     csv_bytes: bytes | None,
     photo_files: list[str],
     vocab: Vocabulary,
+    max_rows: int | None = None,
 ) -> AttributeResult:
     """Judge one student's table against the vocabulary and the photos handed in.
 
     `rows` holds each photo in `photo_files` that has exactly one row, valid in every column;
     every other photo has an ERROR finding with `file` = that photo (see the module docstring
-    for which finding goes where). Never raises on bad input.
+    for which finding goes where). A `csv_name` without `csv_bytes` is a table handed in that
+    could not be read: its own finding (made where the reading failed) says why, so only the
+    photos get one here. Never raises on bad input.
     """
     table = csv_name or "attributes.csv"
     result = AttributeResult(rows={})
-    if csv_bytes is None:
+    if csv_bytes is None and csv_name is not None:
+        why = f"{table} could not be read"
+    elif csv_bytes is None:
         result.findings.append(
             Finding(
                 student,
@@ -341,7 +394,7 @@ def check_student_attributes(
         why = f"no {table} was handed in"
     else:
         try:
-            read = read_attributes_csv(csv_bytes)
+            read = read_attributes_csv(csv_bytes, max_rows)
         except TableError as exc:
             result.findings.append(
                 Finding(student, table, RULE, Severity.ERROR, f"{table} cannot be read: {exc}")
@@ -452,9 +505,14 @@ def _check_table(
         )
 
     checked = pd.DataFrame({c: raw[c].str.lower() for c in expected if c in present})
-    # `file` holds the photo a row names, so "img01" and "IMG01.jpg" are the same photo twice
+    # `file` holds the photo a row names, so "img01" and "IMG01.jpg" are the same photo twice,
+    # while IMG01.jpg and img01.jpg handed in side by side are two photos; a name that names no
+    # photo is compared as a person reads it, and never equals a photo's
     checked[FILE] = pd.Series(
-        [(matched.get(line) or name).lower() if name else "" for line, name in names.items()],
+        [
+            (matched.get(line) or "\0" + name_key(name)) if name else ""
+            for line, name in names.items()
+        ],
         index=raw.index,
         dtype=str,
     )
@@ -561,10 +619,25 @@ def _value_message(
         near = _did_you_mean(value.lower(), list(col.values))
         return f'{where}: "{value}" is not {article} {column}{near or "; write " + col.allowed()}'
     if check == "str_matches":
+        written = _other_digits(value)
+        if written:
+            return f'{where}: {column} "{value}" is written in {written}; write it as {int(value)}'
         return f'{where}: {column} "{value}" is not a whole number; write {col.allowed()}'
     if check == "in_range":
         return f"{where}: {column} {value} is outside {col.min}–{col.max}; write {col.allowed()}"
     return f"{where}: {column} has {len(value)} characters, more than {col.max_length}; shorten it"
+
+
+def _other_digits(value: str) -> str | None:
+    """ "Arabic-Indic digits" when `value` is a whole number written in other digits than 0-9."""
+    if value.isascii():
+        return None
+    try:
+        int(value)  # Python reads any script's decimal digits
+    except ValueError:
+        return None
+    scripts = {unicodedata.name(c, "").rsplit(" DIGIT", 1)[0].title() for c in value if c.isdigit()}
+    return f"{' and '.join(sorted(scripts))} digits"
 
 
 def _normalised(col: Column, value: str) -> str:
@@ -588,21 +661,21 @@ def _photo_matcher(photo_files: list[str]) -> Callable[[str], str | None]:
     """A function from a row's file name to the photo it names, or None."""
 
     def base(name: str) -> str:
-        return re.split(r"[\\/]", name)[-1]
+        return name_key(re.split(r"[\\/]", name)[-1])
 
     exact = {p: p for p in photo_files}
-    lower: dict[str, list[str]] = {}
+    keyed: dict[str, list[str]] = {}
     stems: dict[str, list[str]] = {}
     for p in photo_files:
-        for key in {p.lower(), base(p).lower()}:
-            lower.setdefault(key, []).append(p)
-        stems.setdefault(base(p).lower().rsplit(".", 1)[0], []).append(p)
+        for key in {name_key(p), base(p)}:
+            keyed.setdefault(key, []).append(p)
+        stems.setdefault(base(p).rsplit(".", 1)[0], []).append(p)
 
     def photo_of(name: str) -> str | None:
         if name in exact:
             return name
-        short = base(name).lower()
-        for found in (lower.get(name.lower()), lower.get(short), stems.get(short)):
+        short = base(name)
+        for found in (keyed.get(name_key(name)), keyed.get(short), stems.get(short)):
             if found is not None and len(found) == 1:
                 return found[0]
         return None  # unknown, or ambiguous (two photos differ only in case or folder)

@@ -31,6 +31,12 @@ class IngestParams:
     junk_dirs: tuple[str, ...] = ("__MACOSX",)
     # No camera writes a 64 MB JPEG; anything larger is not read into memory at all.
     max_file_bytes: int = 64 * 1024 * 1024
+    # A submission is about 40 photos and a table; listing millions of files would exhaust
+    # memory, so a submission with more than this many is reported and not checked.
+    max_files: int = 1000
+    # An attribute table has one short row per photo (40 rows: about 6 kB); a bigger one is
+    # reported and not read, so that a stray export cannot fill memory or the report.
+    max_table_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,12 @@ class DetectParams:
 class ValidateParams:
     images_per_student: int = 40
     min_side: int = 500
+    # The one decompression-bomb limit: a header claiming more pixels is refused before anything
+    # is decoded, by every stage that decodes (validate, crop, report). 200 MP phones fit.
     max_pixels: int = 250_000_000
+    # Attribute-table rows read at most (one per photo is asked); a longer table is reported
+    # and not checked, so that its findings cannot flood the outputs.
+    max_table_rows: int = 1000
     grayscale_max_chroma: float = 4.0
     duplicate_max_distance: int = 4
     # Face rules. docs/RULES.md gives each limit's principle, the separation it sits in on real
@@ -161,8 +172,6 @@ class EvaluateParams:
 @dataclass(frozen=True)
 class ReportParams:
     thumb_size: int = 160  # longer side of the thumbnails, in pixels
-    # The report decodes every photo, rejected ones included: the same bomb limit as validate.
-    max_pixels: int = 250_000_000
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from rich.progress import track
 from pipeline.config import CropParams
 from pipeline.images import decode
 from pipeline.io import atomic_path, worker_count
+from pipeline.safe_text import uncell_row
 from pipeline.submissions import read_member
 
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -282,7 +283,7 @@ def _message(exc: Exception) -> str:
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        return [uncell_row(r) for r in csv.DictReader(fh)]  # accepted.csv's cells, undone
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:

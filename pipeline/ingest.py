@@ -13,7 +13,15 @@ from pipeline.config import IngestParams
 from pipeline.findings import FINDING_COLUMNS, Finding, Severity
 from pipeline.images import ImageError, read_header, sniff_format
 from pipeline.io import atomic_path, worker_count
-from pipeline.submissions import Entry, SubmissionError, discover, read_member
+from pipeline.safe_text import cell_row, uncell_row
+from pipeline.submissions import (
+    TABLE_RULE,
+    Entry,
+    SubmissionError,
+    TooLarge,
+    discover,
+    read_member,
+)
 
 PHOTO = "photo"
 ATTRIBUTES = "attributes"
@@ -49,9 +57,15 @@ class Manifest:
 
 
 def ingest(
-    root: Path, params: IngestParams, progress: Callable[[int], None] | None = None
+    root: Path,
+    params: IngestParams,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> Manifest:
-    """Hash and identify every file of every submission under `root`; never writes there."""
+    """Hash and identify every file of every submission under `root`; never writes there.
+
+    Nothing is decoded: the size comes from the header, the orientation from the EXIF bytes the
+    header already holds. `workers` threads read (default: one per core)."""
     submissions, findings = discover(Path(root), params)
     entries: list[tuple[Entry, str]] = []
     for sub in submissions:
@@ -62,15 +76,24 @@ def ingest(
 
     def one(item: tuple[Entry, str]) -> ManifestRow | Finding:
         entry, kind = item
+        table = kind == ATTRIBUTES
+        limit = params.max_table_bytes if table else params.max_file_bytes
         try:
-            data = read_member(Path(root), entry.source, entry.member, params.max_file_bytes)
-        except (OSError, KeyError, SubmissionError, ValueError) as exc:
+            data = read_member(Path(root), entry.source, entry.member, limit)
+        except SubmissionError as exc:
+            hint = ""
+            if isinstance(exc, TooLarge):
+                hint = (
+                    "; a table of one row per photo is a few kB, hand in only that"
+                    if table
+                    else "; hand in the photo as the camera saved it"
+                )
             return Finding(
                 entry.student,
                 entry.file,
-                "submission",
+                TABLE_RULE if table else "submission",
                 Severity.ERROR,
-                f"{entry.file} could not be read ({exc}); hand it in again",
+                f"{entry.file} could not be read: {exc}{hint}",
             )
         width = height = None
         fmt = "CSV" if kind == ATTRIBUTES else sniff_format(data)
@@ -94,7 +117,8 @@ def ingest(
         )
 
     rows: list[ManifestRow] = []
-    with ThreadPoolExecutor(worker_count()) as pool:  # hashlib and file reads release the GIL
+    # hashlib and file reads release the GIL
+    with ThreadPoolExecutor(worker_count(workers)) as pool:
         for result in pool.map(one, entries):
             if isinstance(result, Finding):
                 findings.append(result)
@@ -116,12 +140,13 @@ def write_manifest(manifest: Manifest, manifest_csv: Path, findings_csv: Path) -
         writer = csv.DictWriter(fh, MANIFEST_COLUMNS)
         writer.writeheader()
         for row in manifest.rows:
-            writer.writerow(asdict(row))
+            writer.writerow(cell_row(asdict(row)))
     write_findings(manifest.findings, findings_csv)
 
 
 def read_manifest(manifest_csv: Path, findings_csv: Path) -> Manifest:
     with Path(manifest_csv).open(newline="", encoding="utf-8") as fh:
+        records = [uncell_row(r) for r in csv.DictReader(fh)]
         rows = [
             ManifestRow(
                 r["student"],
@@ -135,7 +160,7 @@ def read_manifest(manifest_csv: Path, findings_csv: Path) -> Manifest:
                 int(r["width"]) if r["width"] else None,
                 int(r["height"]) if r["height"] else None,
             )
-            for r in csv.DictReader(fh)
+            for r in records
         ]
     return Manifest(rows, read_findings(findings_csv))
 
@@ -145,9 +170,9 @@ def write_findings(findings: list[Finding], path: Path) -> None:
         writer = csv.DictWriter(fh, FINDING_COLUMNS)
         writer.writeheader()
         for f in findings:
-            writer.writerow(f.as_row())
+            writer.writerow(cell_row(f.as_row()))
 
 
 def read_findings(path: Path) -> list[Finding]:
     with Path(path).open(newline="", encoding="utf-8") as fh:
-        return [Finding.from_row(r) for r in csv.DictReader(fh)]
+        return [Finding.from_row(uncell_row(r)) for r in csv.DictReader(fh)]

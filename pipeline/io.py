@@ -53,8 +53,12 @@ def _sibling(path: Path, kind: str, pid: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{pid}")
 
 
-def worker_count() -> int:
-    """Threads for I/O-bound pools: the cores this process may use."""
+def worker_count(requested: int | None = None) -> int:
+    """Threads for I/O-bound pools: `requested` when given, else the cores this process may use."""
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"workers must be at least 1, got {requested}")
+        return requested
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

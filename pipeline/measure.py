@@ -169,8 +169,10 @@ def measure_photos(
     params: ValidateParams,
     cache: MeasureCache,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> list[Photo]:
-    """Measure every file, from the cache where possible; same order as `files`."""
+    """Measure every file, from the cache where possible; same order as `files`. `workers`
+    threads decode (default: one per core); the measurements do not depend on how many."""
     results: dict[str, Measurement] = {}
     todo: dict[str, PhotoFile] = {}
     for f in files:
@@ -188,7 +190,7 @@ def measure_photos(
         from pipeline.faces import FaceAnalyzer  # loads torch and the MTCNN weights
 
         analyzer = FaceAnalyzer(params.detect)
-        for sha, m in _measure_new(list(todo.values()), params, analyzer):
+        for sha, m in _measure_new(list(todo.values()), params, analyzer, workers):
             cache.put(sha, m)
             results[sha] = m
             if progress:
@@ -202,9 +204,10 @@ def _photo(f: PhotoFile, m: Measurement) -> Photo:
 
 
 def _measure_new(
-    files: list[PhotoFile], params: ValidateParams, analyzer
+    files: list[PhotoFile], params: ValidateParams, analyzer, workers: int | None = None
 ) -> Iterator[tuple[str, Measurement]]:
-    with ThreadPoolExecutor(worker_count()) as pool:  # Pillow decodes without holding the GIL
+    # Pillow decodes without holding the GIL
+    with ThreadPoolExecutor(worker_count(workers)) as pool:
         for chunk in _chunks(files, CHUNK):
             decoded = list(pool.map(lambda f: decode_for_measuring(f, params), chunk))
             ok = [d for d in decoded if d.pixels is not None]

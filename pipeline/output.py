@@ -1,4 +1,9 @@
-"""How `facedata validate` shows its result: a rich table, JSON or CSV."""
+"""How `facedata validate` shows its result: a rich table, JSON or CSV.
+
+Names and messages come from students: the table shows control and bidirectional characters
+escaped (pipeline.safe_text.shown), the CSV neutralises cells a spreadsheet would run as formulas
+(pipeline.safe_text.cell), and JSON escapes them itself.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.findings import FINDING_COLUMNS, Severity
+from pipeline.safe_text import cell_row, shown
 from pipeline.validate import ValidationResult
 
 SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -25,7 +31,7 @@ def render_table(result: ValidationResult, console: Console) -> None:
         rules = ", ".join(f"{r}×{n}" if n > 1 else r for r, n in sorted(s["rules"].items()))
         style = "red" if s["errors"] else None
         table.add_row(
-            Text(student),  # Text: names and messages from students are never read as markup
+            _text(student),
             str(s["photos"]),
             str(s["accepted"]),
             str(s["errors"]),
@@ -40,11 +46,11 @@ def render_table(result: ValidationResult, console: Console) -> None:
             findings.add_column(name, overflow="fold")
         for f in result.findings:
             findings.add_row(
-                Text(f.student),
-                Text(f.file),
+                _text(f.student),
+                _text(f.file),
                 f.rule,
                 f.severity.value,
-                Text(f.message),
+                _text(f.message),
                 style=SEVERITY_STYLE[f.severity],
             )
         console.print(findings)
@@ -53,6 +59,11 @@ def render_table(result: ValidationResult, console: Console) -> None:
         f"{m['students']} students, {m['photos']} photos: {m['accepted']} accepted, "
         f"{m['findings']['errors']} errors, {m['findings']['warnings']} warnings."
     )
+
+
+def _text(value: str) -> Text:
+    """A cell from a student: never read as rich markup, control characters escaped."""
+    return Text(shown(value))
 
 
 def render_json(result: ValidationResult) -> str:
@@ -75,5 +86,5 @@ def render_csv(result: ValidationResult) -> str:
     writer = csv.DictWriter(buf, FINDING_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for f in result.findings:
-        writer.writerow(f.as_row())
+        writer.writerow(cell_row(f.as_row()))
     return buf.getvalue()

@@ -4,7 +4,10 @@ Everything lives inside `index.html`: thumbnails as base64 JPEG data URIs, chart
 CSS and JS inline. One file opens offline, can be mailed on its own (or zipped with the rest of
 reports/), and no thumbnail folder can go stale or keep photos of a student who has since left the
 class. The price is size: a 160-px thumbnail is ~6-9 KB, ~8-12 KB as base64, so 40 students × 40
-photos stay around 15-20 MB, well under the 50 MB limit (bench/report_size.py measures it).
+photos stay around 15-20 MB, well under the 50 MB limit (bench/report_size.py measures it). Per
+student the page shows at most MAX_SHOWN photos and MAX_SHOWN findings of each list, and says how
+many more there are, so that one student's thousand files cannot make the page unopenable;
+findings.csv holds them all.
 
 Thumbnails are generated from the decoded photo (EXIF orientation applied, then re-encoded without
 metadata); the original files are never copied. Everything that comes from students (file names,
@@ -18,7 +21,6 @@ import csv
 import io
 import json
 import math
-import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,9 +34,13 @@ from pipeline.config import ReportParams
 from pipeline.findings import FINDING_COLUMNS, Finding, Severity
 from pipeline.images import ImageError, decode
 from pipeline.io import atomic_path, worker_count
+from pipeline.safe_text import uncell_row
 from pipeline.submissions import SubmissionError, read_member
 
 THUMB_QUALITY = 80  # JPEG quality of thumbnails: faces stay recognisable at a third of q95's size
+# Photos, and findings of each kind, shown per student: over twice the 40 photos a course asks
+# for, and a page of 40 × 100 thumbnails still opens quickly.
+MAX_SHOWN = 100
 MANIFEST_REQUIRED = ["student", "file", "source", "member", "width", "height"]
 # accepted.csv: manifest columns, face box, landmarks and pose; every other column is an attribute.
 NOT_ATTRIBUTES = {
@@ -108,9 +114,11 @@ class StudentView:
     name: str
     anchor: str  # HTML id; student names are not safe ids
     source: str
-    photos: list[PhotoView] = field(default_factory=list)
+    photos: list[PhotoView] = field(default_factory=list)  # the first MAX_SHOWN, by name
     findings: list[Finding] = field(default_factory=list)  # about the whole submission
     other_files: list[Finding] = field(default_factory=list)  # files that are not photos
+    handed_in: int = 0  # photos, shown or not
+    hidden: Counter = field(default_factory=Counter)  # list name -> entries not shown
     accepted: int = 0
     errors: int = 0
     warnings: int = 0
@@ -181,6 +189,7 @@ class Section:
 def run_report(
     params: ReportParams,
     *,
+    max_pixels: int,
     manifest: Path,
     findings: Path,
     accepted: Path,
@@ -200,8 +209,9 @@ def run_report(
     of later stages (crop contact sheet, train metrics and dvclive plots folder, sample grid,
     evaluate metrics, the memorization folder with pair-*.png and pairs.json) each fill a
     section when they exist; a section whose files are absent says that stage has not run.
-    Photos are read from `submissions_root` only to make thumbnails; a photo that cannot be read
-    or decoded gets a placeholder with the reason.
+    Photos are read from `submissions_root` only to make thumbnails, refusing headers over
+    `max_pixels` (validate.max_pixels); a photo that cannot be read or decoded gets a placeholder
+    with the reason.
     """
     _, manifest_rows = _read_csv(Path(manifest), MANIFEST_REQUIRED, "ingest")
     # the manifest also lists each attribute table (kind "attributes")
@@ -212,8 +222,11 @@ def run_report(
     if metrics is None:
         raise ReportError(f"{validate_metrics}: {problem}; run the validate stage first")
 
-    thumbs = make_thumbnails(photo_rows, Path(submissions_root), params)
+    thumbs = make_thumbnails(_shown(photo_rows), Path(submissions_root), params, max_pixels)
     students = _students(photo_rows, all_findings, accepted_rows, thumbs)
+    attribute_findings, attributes_hidden = _capped(
+        [f for f in all_findings if f.rule == "attributes"]
+    )
     attribute_columns = [c for c in accepted_columns if c not in NOT_ATTRIBUTES]
     template = _environment().get_template("report.html.j2")
     html = template.render(
@@ -223,7 +236,9 @@ def run_report(
         anchors={s.name: s.anchor for s in students},
         loose=[f for f in all_findings if not f.student],
         charts=attribute_charts(accepted_rows, attribute_columns),
-        attribute_findings=[f for f in all_findings if f.rule == "attributes"],
+        attribute_findings=attribute_findings,
+        attributes_hidden=attributes_hidden,
+        max_shown=MAX_SHOWN,
         accepted_count=len(accepted_rows),
         crop=_crop_section(crop_sheet),
         train=_train_section(train_metrics, train_plots, samples),
@@ -252,7 +267,7 @@ def _read_csv(
             raise ReportError(
                 f"{path} has no column {', '.join(missing)}; run the {stage} stage again"
             )
-        return header, [{k: v or "" for k, v in row.items() if k is not None} for row in reader]
+        return header, [uncell_row(row) for row in reader]
 
 
 def _read_findings(path: Path) -> list[Finding]:
@@ -294,20 +309,19 @@ def thumbnail(data: bytes, size: int, max_pixels: int) -> bytes:
 
 
 def make_thumbnails(
-    rows: Iterable[dict[str, str]], root: Path, params: ReportParams
+    rows: Iterable[dict[str, str]], root: Path, params: ReportParams, max_pixels: int
 ) -> dict[tuple[str, str], Thumb]:
     """A thumbnail (or a placeholder's reason) per manifest photo, keyed by (student, file)."""
     rows = list(rows)
 
     def one(row: dict[str, str]) -> Thumb:
-        try:
-            data = read_member(root, row["source"], row["member"])
-        except KeyError:
-            return Thumb(None, f"not found in {row['source']} any more")
-        except (OSError, SubmissionError, zipfile.BadZipFile) as exc:
+        size = row.get("bytes", "")
+        try:  # no larger than ingest saw it
+            data = read_member(root, row["source"], row["member"], int(size) if size else None)
+        except SubmissionError as exc:
             return Thumb(None, f"cannot be read ({exc})")
         try:
-            jpeg = thumbnail(data, params.thumb_size, params.max_pixels)
+            jpeg = thumbnail(data, params.thumb_size, max_pixels)
         except ImageError as exc:
             return Thumb(None, str(exc))
         except (OSError, ValueError) as exc:  # Pillow's encoder on exotic modes
@@ -324,6 +338,29 @@ def make_thumbnails(
 # ---------------------------------------------------------------- per student
 
 
+def _shown(photo_rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The manifest photos the page shows: each student's first MAX_SHOWN by file name."""
+    rows = sorted(photo_rows, key=lambda r: (r["student"], r["file"]))
+    seen: Counter = Counter()
+    shown = []
+    for r in rows:
+        seen[r["student"]] += 1
+        if seen[r["student"]] <= MAX_SHOWN:
+            shown.append(r)
+    return shown
+
+
+def _capped(findings: list[Finding]) -> tuple[list[Finding], dict[str, int]]:
+    """At most MAX_SHOWN findings per student, and how many more each student has."""
+    seen: Counter = Counter()
+    shown = []
+    for f in findings:
+        seen[f.student] += 1
+        if seen[f.student] <= MAX_SHOWN:
+            shown.append(f)
+    return shown, {s: n - MAX_SHOWN for s, n in seen.items() if n > MAX_SHOWN}
+
+
 def _students(
     photo_rows: list[dict[str, str]],
     findings: list[Finding],
@@ -336,7 +373,8 @@ def _students(
     photos: dict[tuple[str, str], PhotoView] = {}
     for r in photo_rows:
         key = (r["student"], r["file"])
-        view = PhotoView(*key, r["width"], r["height"], key in accepted, thumbs[key])
+        thumb = thumbs.get(key, Thumb(None, "not shown"))
+        view = PhotoView(*key, r["width"], r["height"], key in accepted, thumb)
         photos[key] = view
         views[r["student"]].photos.append(view)
         views[r["student"]].source = r["source"]
@@ -366,6 +404,11 @@ def _students(
             )
     for sv in views.values():
         sv.photos.sort(key=lambda p: p.file)
+        sv.handed_in = len(sv.photos)
+        for name in ("photos", "findings", "other_files"):
+            entries = getattr(sv, name)
+            sv.hidden[name] = max(0, len(entries) - MAX_SHOWN)
+            del entries[MAX_SHOWN:]
     return list(views.values())
 
 

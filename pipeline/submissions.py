@@ -1,22 +1,64 @@
 """Find each student's submission (a folder or `<student>.zip`) and read its files safely.
 
-Nothing is ever extracted or written: zip members are read into memory by name, after checking
-that the name could not point outside the submission (absolute paths, `..`, links). Every file
-that is skipped becomes a finding, so an instructor sees what was ignored and why.
+Nothing is ever extracted or written, and every file handed in ends up either as a photo, as the
+attribute table, or in a finding that says why it was not read:
+
+- Only regular files are read. A named pipe, socket or device is reported and never opened (a
+  pipe blocks forever, /dev/zero never ends); reading opens with O_NONBLOCK and O_NOFOLLOW and
+  checks again what it opened. A symbolic link is resolved, with loop protection, only to say
+  where it points: it is never read, so nothing outside a submission is read and no photo is
+  counted twice through a link to it.
+- Zip members are read into memory by name, after checking that the name could not point
+  outside the submission (absolute paths, `..`, links); every error the zip library can raise
+  (bad CRC, damaged data, a size that lies, encryption, an unknown compression method) becomes a
+  finding on that member. Names written without the zip's UTF-8 flag are decoded as UTF-8 when
+  they are UTF-8 (Windows and many tools write them so) and as cp437 otherwise; a name twice in
+  one zip is reported.
+- A submission holding more than `max_files` files, or folders nested deeper than `MAX_DEPTH`,
+  is reported and not checked: its listing alone could exhaust memory.
+- Names that differ only in case, Unicode form or surrounding spaces are reported (Windows and
+  macOS cannot hold both); a file name that is not valid UTF-8 is shown with its bad bytes as
+  `\\xNN` (and read back by that name).
 """
 
 from __future__ import annotations
 
+import errno
+import lzma
 import os
+import re
 import stat
+import struct
 import zipfile
+import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipeline.config import IngestParams
 from pipeline.findings import Finding, Severity
+from pipeline.safe_text import name_key
 
 RULE = "submission"
+TABLE_RULE = "attributes"
+# Folders inside a submission are looked into this deep; a photo is never further down.
+MAX_DEPTH = 8
+SPREADSHEETS = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
+# Files that are surely not photos, in words; anything else is judged as a photo by its content.
+NOT_PHOTOS = {
+    **dict.fromkeys((".txt", ".md", ".rtf", ".json", ".xml", ".yaml", ".yml", ".tsv"),
+                    "a text file"),
+    **dict.fromkeys((".doc", ".docx", ".odt", ".pages", ".pdf", ".ppt", ".pptx"), "a document"),
+    **dict.fromkeys((".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".3gp"), "a video"),
+    **dict.fromkeys((".mp3", ".wav", ".m4a", ".aac", ".ogg"), "a sound file"),
+    **dict.fromkeys((".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz"), "an archive"),
+    **dict.fromkeys((".html", ".htm", ".py", ".ipynb", ".js", ".exe", ".lnk", ".url"),
+                    "a web page or program"),
+}
+# What the zip library raises for a damaged, hostile or unusual archive, member by member.
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
+              NotImplementedError, RuntimeError, ValueError, OSError, struct.error)
+_ESCAPED_BYTE = re.compile(rb"\\x([0-9a-f]{2})")
 
 
 @dataclass(frozen=True)
@@ -44,8 +86,21 @@ class Submission:
         self.add(Severity.INFO, file, f"{file} was ignored: {why}")
 
 
-class SubmissionError(ValueError):
-    """A file cannot be read from a submission."""
+class SubmissionError(OSError):
+    """A file cannot be read from a submission; the message says why."""
+
+
+class TooLarge(SubmissionError):
+    """A file is over the size limit it was read with."""
+
+
+@dataclass(frozen=True)
+class _File:
+    """A file found in a submission: its name there, the name to read it by, why it cannot be."""
+
+    name: str
+    member: str
+    problem: str | None = None
 
 
 def discover(root: Path, params: IngestParams) -> tuple[list[Submission], list[Finding]]:
@@ -55,160 +110,336 @@ def discover(root: Path, params: IngestParams) -> tuple[list[Submission], list[F
         raise SubmissionError(f"{root} is not a folder of submissions")
     loose: list[Finding] = []
     by_student: dict[str, Submission] = {}
+
+    def note(student: str, file: str, severity: Severity, message: str) -> None:
+        loose.append(Finding(student, file, RULE, severity, message))
+
     for path in sorted(root.iterdir(), key=lambda p: p.name):
-        name = path.name
+        name = as_text(path.name)
         if name in params.junk_names or name in params.junk_dirs or name.startswith("."):
             continue
-        if path.is_symlink():
-            loose.append(
-                Finding(
-                    name,
-                    "",
-                    RULE,
-                    Severity.ERROR,
-                    f"{name} is a symbolic link; submissions must be real folders or zips",
-                )
+        try:
+            mode = path.lstat().st_mode
+        except OSError as exc:
+            note("", name, Severity.ERROR, f"{name} cannot be looked at ({exc.strerror})")
+            continue
+        if stat.S_ISLNK(mode):
+            note(
+                name,
+                "",
+                Severity.ERROR,
+                f"{name} is a symbolic link; submissions must be real folders or zips",
             )
             continue
-        if path.is_dir():
-            student, sub = name, _scan_folder(root, path, params)
-        elif path.suffix.lower() == ".zip":
-            student, sub = path.stem, _scan_zip(root, path, params)
+        if stat.S_ISDIR(mode):
+            student, sub = name, _scan_folder(path, params)
+        elif stat.S_ISREG(mode) and path.suffix.lower() == ".zip":
+            student, sub = name[: -len(".zip")], _scan_zip(path, params)
+        elif not stat.S_ISREG(mode):
+            note("", name, Severity.ERROR,
+                 f"{name} is {_kind(mode)}, not a folder or zip; it was not opened")
+            continue
         else:
-            loose.append(
-                Finding(
-                    "",
-                    name,
-                    RULE,
-                    Severity.WARNING,
-                    f"{name} is not inside a student folder or zip and was not checked",
-                )
-            )
+            note("", name, Severity.WARNING,
+                 f"{name} is not inside a student folder or zip and was not checked")
             continue
         if student in by_student:
-            loose.append(
-                Finding(
-                    student,
-                    "",
-                    RULE,
-                    Severity.ERROR,
-                    f"{student} handed in both {by_student[student].source} and "
-                    f"{sub.source}; only {by_student[student].source} was checked. "
-                    "Keep one of them.",
-                )
-            )
+            first = by_student[student].source
+            note(student, "", Severity.ERROR,
+                 f"{student} handed in both {first} and {sub.source}; only {first} was checked. "
+                 "Keep one of them.")
             continue
+        if not sub.photos and sub.attributes is None and not sub.findings:
+            sub.add(Severity.ERROR, "", f"{sub.source} is empty: nothing was handed in")
         by_student[student] = sub
     return list(by_student.values()), loose
 
 
 def read_member(root: Path, source: str, member: str, max_bytes: int | None = None) -> bytes:
-    """Bytes of one file of a submission (a folder or a zip under `root`)."""
-    root = Path(root)
-    container = root / source
-    if source.lower().endswith(".zip") and container.is_file():
+    """Bytes of one file of a submission (a folder or a zip under `root`).
+
+    Raises SubmissionError, whatever went wrong: the file is missing, is not a regular file, is
+    over `max_bytes`, or cannot be read from its zip.
+    """
+    container = _fs_path(Path(root), source)
+    if source.lower().endswith(".zip") and _is_file(container):
+        return _read_zip_member(container, member, max_bytes)
+    path = _fs_path(container, member)
+    try:
+        inside = path.resolve().is_relative_to(container.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        inside = False
+    if not inside:
+        raise SubmissionError(f"{source}/{member} points outside the submission")
+    return _read_file(path, max_bytes)
+
+
+def as_text(name: str) -> str:
+    """A file-system name as text any file can hold: bytes that are not UTF-8 (os.listdir hands
+    them over as surrogate escapes) are written as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _fs_path(folder: Path, name: str) -> Path:
+    """`folder / name`, or the file whose name `as_text` wrote as `name`."""
+    path = folder / name
+    if "\\x" in name and not os.path.lexists(path):
+        raw = _ESCAPED_BYTE.sub(lambda m: bytes([int(m[1], 16)]), name.encode("utf-8"))
+        path = folder / os.fsdecode(raw)
+    return path
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _read_file(path: Path, max_bytes: int | None) -> bytes:
+    try:
+        mode = path.lstat().st_mode
+        if not stat.S_ISREG(mode):
+            raise SubmissionError(f"it is {_kind(mode)}, not a file")
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+    except SubmissionError:
+        raise
+    except FileNotFoundError:
+        raise SubmissionError(f"{as_text(path.name)} was not found (moved or deleted?)") from None
+    except OSError as exc:
+        raise SubmissionError(exc.strerror or str(exc)) from None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):  # replaced since it was looked at
+                raise SubmissionError(f"it is {_kind(info.st_mode)}, not a file")
+            _check_size(info.st_size, max_bytes)
+            data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        except SubmissionError:
+            raise
+        except OSError as exc:
+            raise SubmissionError(exc.strerror or str(exc)) from None
+    _check_size(len(data), max_bytes)
+    return data
+
+
+def _read_zip_member(container: Path, member: str, max_bytes: int | None) -> bytes:
+    try:
         with zipfile.ZipFile(container) as zf:
             info = zf.getinfo(member)
-            if max_bytes is not None and info.file_size > max_bytes:
-                raise SubmissionError(f"{member} is {info.file_size} bytes, over {max_bytes}")
-            return zf.read(info)
-    path = (container / member).resolve()
-    if not path.is_relative_to(container.resolve()):
-        raise SubmissionError(f"{source}/{member} points outside the submission")
-    if max_bytes is not None and path.stat().st_size > max_bytes:
-        raise SubmissionError(f"{member} is {path.stat().st_size} bytes, over {max_bytes}")
-    return path.read_bytes()
+            if info.flag_bits & 0x1:
+                raise SubmissionError("it is password-protected; zip it without a password")
+            _check_size(info.file_size, max_bytes)
+            # the library stops at the size the zip declares and checks the CRC at the end,
+            # so a member whose size field lies fails here instead of growing without bound
+            data = zf.read(info)
+    except KeyError:
+        raise SubmissionError(f"{member} is not in {container.name} any more") from None
+    except SubmissionError:
+        raise
+    except ZIP_ERRORS as exc:
+        raise SubmissionError(_zip_problem(exc)) from None
+    _check_size(len(data), max_bytes)
+    return data
 
 
-def _scan_folder(root: Path, folder: Path, params: IngestParams) -> Submission:
-    student = folder.name
-    sub = Submission(student, folder.name)
+def _check_size(size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise TooLarge(f"it is {size:,} bytes, more than the {max_bytes:,} allowed")
+
+
+def _zip_problem(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, NotImplementedError):
+        return f"it is compressed in a way this tool cannot read ({text}); zip it again"
+    if isinstance(exc, RuntimeError) and "encrypted" in text:
+        return "it is password-protected; zip it without a password"
+    if isinstance(exc, EOFError):
+        return "the zip ends in the middle of it (the zip was cut off); zip it again"
+    return f"it is damaged inside the zip ({text}); zip the folder again and hand it in"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "not a regular file"
+
+
+def _scan_folder(folder: Path, params: IngestParams) -> Submission:
+    sub = Submission(as_text(folder.name), as_text(folder.name))
     base = folder.resolve()
-    names: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        here = Path(dirpath)
-        kept_dirs = []
-        for d in sorted(dirnames):
-            rel = (here / d).relative_to(folder).as_posix()
-            if d in params.junk_dirs:
-                sub.ignored(rel, "it is an operating-system folder")
-            elif (here / d).is_symlink():
-                sub.add(
-                    Severity.WARNING,
-                    rel,
-                    f"{rel} is a linked folder and was not followed",
-                )
+    files: list[_File] = []
+    pending = [(folder, "")]
+    while pending:
+        here, prefix = pending.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = []
+                for entry in listing:
+                    entries.append(entry)
+                    if len(files) + len(entries) > params.max_files:
+                        _too_many(sub, params)
+                        return sub
+        except OSError as exc:
+            sub.add(Severity.ERROR, prefix.rstrip("/"),
+                    f"{prefix or sub.source} cannot be listed ({exc.strerror}); nothing in it "
+                    "was checked")
+            continue
+        subfolders = []
+        for entry in sorted(entries, key=lambda e: e.name):
+            rel = prefix + as_text(entry.name)
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as exc:
+                files.append(_File(rel, rel, f"cannot be looked at ({exc.strerror})"))
+                continue
+            if stat.S_ISDIR(mode):
+                if entry.name in params.junk_dirs:
+                    sub.ignored(rel, "it is an operating-system folder")
+                elif rel.count("/") >= MAX_DEPTH:
+                    sub.add(Severity.WARNING, rel,
+                            f"{rel} is nested more than {MAX_DEPTH} folders deep and was not "
+                            "looked into; put the photos at the top of the submission")
+                else:
+                    subfolders.append((Path(entry.path), rel + "/"))
+            elif stat.S_ISLNK(mode):
+                problem = _link_problem(Path(entry.path), base)
+                if problem is None:
+                    sub.add(Severity.WARNING, rel, f"{rel} is a linked folder and was not followed")
+                else:
+                    files.append(_File(rel, rel, problem))
+            elif stat.S_ISREG(mode):
+                files.append(_File(rel, rel))
             else:
-                kept_dirs.append(d)
-        dirnames[:] = kept_dirs
-        for f in sorted(filenames):
-            path = here / f
-            rel = path.relative_to(folder).as_posix()
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(base) or not target.is_file():
-                    sub.add(
-                        Severity.ERROR,
-                        rel,
-                        f"{rel} is a link to a file outside the submission and was not read; "
-                        "hand in the photo itself",
-                    )
-                    continue
-            names.append(rel)
-    _classify(sub, names, params)
+                files.append(_File(rel, rel, f"is {_kind(mode)}, not a file, and was not read"))
+            if rel != prefix + entry.name:
+                sub.add(Severity.WARNING, rel,
+                        f"the name {rel} is not valid UTF-8 text (its odd bytes are shown as "
+                        "\\xNN); rename it with ordinary letters")
+        pending.extend(reversed(subfolders))
+    _classify(sub, files, params)
     return sub
 
 
-def _scan_zip(root: Path, path: Path, params: IngestParams) -> Submission:
-    student = path.stem
-    sub = Submission(student, path.name)
+def _link_problem(link: Path, base: Path) -> str | None:
+    """Why a symbolic link to a file is not read; None for a link to a folder (not followed)."""
     try:
+        target = Path(os.path.realpath(link, strict=True))
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP:
+            return "is a symbolic link that leads back to itself (a link loop) and was not read"
+        return f"is a link to {as_text(os.readlink(link))}, which does not exist"
+    if target.is_dir():
+        return None
+    if not target.is_relative_to(base):
+        return (
+            "is a link to something outside the submission and was not read; "
+            "hand in the file itself"
+        )
+    inside = as_text(target.relative_to(base).as_posix())
+    return (
+        f"is a link to {inside} in this submission and was not read, so that no photo counts "
+        "twice; hand in each photo once, as a file"
+    )
+
+
+def _too_many(sub: Submission, params: IngestParams) -> None:
+    sub.add(Severity.ERROR, "",
+            f"{sub.source} holds more than {params.max_files} files; nothing in it was checked "
+            "— hand in only the photos and the attribute table")
+
+
+def _scan_zip(path: Path, params: IngestParams) -> Submission:
+    sub = Submission(as_text(path.stem), as_text(path.name))
+    try:
+        entries = _zip_entry_count(path)
+        if entries is not None and entries > params.max_files:
+            _too_many(sub, params)
+            return sub
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
+    except ZIP_ERRORS as exc:
         sub.add(
             Severity.ERROR,
-            path.name,
-            f"{path.name} is not a readable zip archive ({exc}); "
+            "",
+            f"{sub.source} is not a readable zip archive ({exc}); "
             "zip the folder again and hand it in",
         )
         return sub
-    safe: dict[str, str] = {}  # member name -> name inside the submission
+    if len(infos) > params.max_files:
+        _too_many(sub, params)
+        return sub
+    named: list[tuple[str, zipfile.ZipInfo]] = []
     for info in infos:
-        name = info.filename
         if info.is_dir():
             continue
+        name = _zip_name(info)
         problem = _unsafe_member(info)
         if problem:
-            sub.add(
-                Severity.ERROR,
-                name,
-                f"zip member {name!r} {problem}; it was not read",
-            )
-            continue
-        if info.flag_bits & 0x1:
-            sub.add(
-                Severity.ERROR,
-                name,
-                f"{name} is password-protected; zip it without a password",
-            )
-            continue
-        safe[name] = name
-    # A zip made by right-clicking a folder holds everything under that one folder: strip it.
-    real = [
-        PurePosixPath(n).parts for n in safe if PurePosixPath(n).parts[0] not in params.junk_dirs
+            sub.add(Severity.ERROR, name, f"zip member {name!r} {problem}; it was not read")
+        else:
+            named.append((name, info))
+    # The library reads the last member of a name: earlier ones are reported, not read.
+    times = Counter(name for name, _ in named)
+    last = {name: info for name, info in named}
+    for name, n in times.items():
+        if n > 1:
+            sub.add(Severity.WARNING, name,
+                    f"the zip holds {n} files named {name}; only the last one was checked — "
+                    "give every photo its own name")
+    files = [
+        _File(name, info.filename, _zip_member_problem(info))
+        for name, info in last.items()
     ]
+    # A zip made by right-clicking a folder holds everything under that one folder: strip it.
+    real = [PurePosixPath(f.name).parts for f in files]
+    real = [parts for parts in real if parts[0] not in params.junk_dirs]
     tops = {parts[0] for parts in real}
     if len(tops) == 1 and all(len(parts) > 1 for parts in real):
-        top = tops.pop()
-        safe = {
-            m: (PurePosixPath(m).relative_to(top).as_posix() if m.startswith(top + "/") else m)
-            for m in safe
-        }
-    names = list(safe.values())
-    member_of = {v: k for k, v in safe.items()}
-    _classify(sub, names, params, member_of)
+        top = tops.pop() + "/"
+        files = [_File(f.name.removeprefix(top), f.member, f.problem) for f in files]
+    _classify(sub, files, params)
     return sub
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its author wrote it: without the UTF-8 flag the library decodes
+    cp437 (the zip standard's default), but most tools that leave the flag off write UTF-8."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
+
+
+def _zip_member_problem(info: zipfile.ZipInfo) -> str | None:
+    if info.flag_bits & 0x1:
+        return "is password-protected; zip it without a password"
+    return None
+
+
+def _zip_entry_count(path: Path) -> int | None:
+    """How many members the zip's end record announces, read before the library builds an
+    object for every one of them; None when there is no plain end record to read."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 22 - 0xFFFF))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    (count,) = struct.unpack_from("<H", tail, at + 10)
+    return None if count == 0xFFFF else count  # 0xFFFF: a zip64 count, which the library reads
 
 
 def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
@@ -223,47 +454,73 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _classify(
-    sub: Submission, names: list[str], params: IngestParams, member_of: dict[str, str] | None = None
-) -> None:
-    """Sort a submission's files into photos, the attribute table and ignored files."""
-    student = sub.student
-    csvs: list[str] = []
-    for rel in sorted(names):
-        parts = PurePosixPath(rel).parts
+def _classify(sub: Submission, files: list[_File], params: IngestParams) -> None:
+    """Sort a submission's files into photos, the attribute table and reported files."""
+    tables: list[_File] = []
+    seen: dict[str, str] = {}  # name_key -> the first name with it
+    for f in sorted(files, key=lambda f: f.name):
+        parts = PurePosixPath(f.name).parts
         base = parts[-1]
+        suffix = PurePosixPath(base).suffix.lower()
         if any(p in params.junk_dirs for p in parts) or base in params.junk_names:
-            sub.ignored(rel, "it is an operating-system file")
-        elif base.startswith("."):
-            sub.ignored(rel, "hidden files are not part of a submission")
-        elif base.lower().endswith(".zip"):
+            sub.ignored(f.name, "it is an operating-system file")
+            continue
+        if base.startswith("."):
+            sub.ignored(f.name, "hidden files are not part of a submission")
+            continue
+        key = name_key(f.name)
+        if key in seen:
             sub.add(
                 Severity.WARNING,
-                rel,
-                f"{rel} is a zip inside the submission; nested zips are not "
-                "opened — put its photos in the submission itself",
+                f.name,
+                f"{f.name} and {seen[key]} differ only in upper/lower case, accents written two "
+                "ways or spaces; Windows and macOS cannot hold both — rename one",
             )
-        elif base.lower().endswith(".csv") and len(parts) == 1:
-            csvs.append(rel)
         else:
-            member = member_of[rel] if member_of else rel
-            sub.photos.append(Entry(student, rel, sub.source, member))
-    if not csvs:
+            seen[key] = f.name
+        if suffix == ".csv" or suffix in SPREADSHEETS:
+            tables.append(f)
+        elif suffix == ".zip":
+            sub.add(Severity.WARNING, f.name,
+                    f"{f.name} is a zip inside the submission; nested zips are not opened — put "
+                    "its photos in the submission itself")
+        elif suffix in NOT_PHOTOS:
+            sub.add(Severity.WARNING, f.name,
+                    f"{f.name} is {NOT_PHOTOS[suffix]}, not a photo, and was not checked; hand "
+                    "in only the photos and the attribute table")
+        elif f.problem is not None:
+            sub.add(Severity.ERROR, f.name, f"{f.name} {f.problem}")
+        else:
+            sub.photos.append(Entry(sub.student, f.name, sub.source, f.member))
+    _choose_table(sub, tables)
+
+
+def _choose_table(sub: Submission, tables: list[_File]) -> None:
+    """The attribute table: attributes.csv (at the top before in a folder), else the only CSV,
+    else the only spreadsheet (whose finding then says to save it as CSV)."""
+    if not tables:
         return
-    chosen = next((c for c in csvs if c.lower() == "attributes.csv"), None)
-    if chosen is None and len(csvs) == 1:
-        chosen = csvs[0]
-    if chosen is None:
-        sub.add(
-            Severity.ERROR,
-            "",
-            f"several CSV files ({', '.join(csvs)}) and none is named "
-            "attributes.csv; name the attribute table attributes.csv",
-            rule="attributes",
-        )
+    csvs = [t for t in tables if t.name.lower().endswith(".csv")]
+    named = sorted(
+        (t for t in csvs if name_key(PurePosixPath(t.name).name) == "attributes.csv"),
+        key=lambda t: t.name.count("/"),
+    )
+    if named:
+        chosen = named[0]
+    elif len(csvs) == 1 or (not csvs and len(tables) == 1):
+        chosen = (csvs or tables)[0]
+    else:
+        several = csvs or tables
+        sub.add(Severity.ERROR, "",
+                f"several tables ({', '.join(t.name for t in several)}) and none is named "
+                "attributes.csv; name the attribute table attributes.csv",
+                rule=TABLE_RULE)
         return
-    for other in csvs:
-        if other != chosen:
-            sub.ignored(other, f"the attribute table is {chosen}")
-    member = member_of[chosen] if member_of else chosen
-    sub.attributes = Entry(student, chosen, sub.source, member)
+    for other in tables:
+        if other is not chosen:
+            sub.ignored(other.name, f"the attribute table is {chosen.name}")
+    if chosen.problem is not None:
+        sub.add(Severity.ERROR, chosen.name, f"{chosen.name} {chosen.problem}",
+                rule=TABLE_RULE)
+        return
+    sub.attributes = Entry(sub.student, chosen.name, sub.source, chosen.member)

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from pipeline.attributes import AttributeResult, Vocabulary, check_student_attributes
+from pipeline.attributes import Vocabulary, check_student_attributes
 from pipeline.config import ValidateParams
 from pipeline.findings import Finding, Severity
-from pipeline.ingest import ATTRIBUTES, PHOTO, Manifest, ManifestRow, write_findings
+from pipeline.ingest import ATTRIBUTES, PHOTO, Manifest, write_findings
 from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.rules import judge_class, judge_photo, rule_ids
-from pipeline.submissions import read_member
+from pipeline.safe_text import cell_row
+from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
 
 LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 FACE_COLUMNS = [
@@ -102,8 +103,12 @@ def validate(
     vocabulary: Vocabulary,
     cache_dir: Path | None,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ValidationResult:
-    """Judge every photo and attribute table of the class described by `manifest`."""
+    """Judge every photo and attribute table of the class described by `manifest`.
+
+    A class with no students, or students with nothing readable, is a valid class. Each file is
+    read back no larger than ingest saw it. `workers` threads decode (default: one per core)."""
     root = Path(root)
     photo_rows = [r for r in manifest.rows if r.kind == PHOTO]
     files = [
@@ -115,37 +120,41 @@ def validate(
             r.format,
             r.width,
             r.height,
-            partial(read_member, root, r.source, r.member),
+            partial(read_member, root, r.source, r.member, r.bytes),
         )
         for r in photo_rows
     ]
-    photos = measure_photos(files, params, MeasureCache(cache_dir, params), progress)
+    photos = measure_photos(files, params, MeasureCache(cache_dir, params), progress, workers)
 
     data = ClassData({s: StudentData(s) for s in manifest.students})
     for ph in photos:
         data.students[ph.student].photos.append(ph)
     csv_rows = {r.student: r for r in manifest.rows if r.kind == ATTRIBUTES}
+    # a table handed in that ingest could not read: its finding says why, not "none handed in"
+    unread = {f.student: f.file for f in manifest.findings if f.rule == TABLE_RULE and f.file}
+    findings = list(manifest.findings)
     attributes: dict[tuple[str, str], dict[str, str]] = {}
     for student, sd in data.students.items():
-        sd.attributes = _check_attributes(root, student, csv_rows.get(student), sd, vocabulary)
+        row = csv_rows.get(student)
+        name, data_bytes = (row.file if row else unread.get(student)), None
+        if row is not None:
+            try:
+                data_bytes = read_member(root, row.source, row.member, row.bytes)
+            except SubmissionError as exc:  # changed or removed since ingest
+                message = f"{row.file} could not be read again: {exc}"
+                findings.append(Finding(student, row.file, TABLE_RULE, Severity.ERROR, message))
+        photo_files = [ph.file for ph in sd.photos]
+        sd.attributes = check_student_attributes(
+            student, name, data_bytes, photo_files, vocabulary, params.max_table_rows
+        )
         for file, values in sd.attributes.rows.items():
             attributes[(student, file)] = values
 
-    findings = list(manifest.findings)
     for ph in photos:
         findings.extend(judge_photo(ph, params))
     findings.extend(judge_class(data, params))
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
     return ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
-
-
-def _check_attributes(
-    root: Path, student: str, row: ManifestRow | None, sd: StudentData, vocabulary: Vocabulary
-) -> AttributeResult:
-    data = read_member(root, row.source, row.member) if row is not None else None
-    return check_student_attributes(
-        student, row.file if row else None, data, [ph.file for ph in sd.photos], vocabulary
-    )
 
 
 def write_outputs(
@@ -184,7 +193,7 @@ def write_outputs(
             }
             row.update(face_columns(ph))
             row.update(result.attributes.get((ph.student, ph.file), {}))
-            writer.writerow(row)
+            writer.writerow(cell_row(row))
     with atomic_path(metrics_json) as tmp:
         tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")
 

@@ -302,3 +302,51 @@ def test_schema_is_built_from_the_vocabulary(tmp_path):
     result = check(table(rows, header=[*ATTRIBUTE_COLUMNS, "nose"]), vocab=vocab)
     assert set(result.rows) == {"img01.jpg", "img02.jpg"}
     assert '"huge" is not a nose; write one of small, big' in on(result, "img03.jpg")[0].message
+
+
+def test_an_unclosed_quote_is_named_as_such_not_as_a_long_value():
+    rows = valid_rows()
+    rows[0][COL["identification_mark"]] = '"scar on the left'
+    result = check(table(rows))
+    [problem] = on(result, "attributes.csv")
+    assert 'line 2 opens a quote (") that is never closed' in problem.message
+    assert not any("characters" in f.message for f in result.findings)
+    rows[0][COL["identification_mark"]] = '"a ""quoted"" scar"'  # closed, with escaped quotes
+    rows[1][COL["identification_mark"]] = "6'2\" tall"  # a quote inside a value is just text
+    assert check(table(rows)).findings == []
+
+
+@pytest.mark.parametrize(
+    "age, script",
+    [("٣٠", "Arabic-Indic"), ("３０", "Fullwidth"), ("۳۰", "Extended Arabic-Indic"),
+     ("३०", "Devanagari")],
+)  # fmt: skip
+def test_ages_in_other_digits_are_told_how_to_write_them(age, script):
+    rows = valid_rows()
+    rows[0][COL["age"]] = age
+    [problem] = on(check(table(rows)), "img01.jpg")
+    assert f'age "{age}" is written in {script} digits; write it as 30' in problem.message
+
+
+def test_a_table_with_too_many_rows_is_refused_whole():
+    rows = valid_rows() + [[f"x{i}.jpg", *VALID_VALUES] for i in range(20)]
+    result = check_student_attributes("ada", "attributes.csv", table(rows), PHOTOS, VOCAB, 10)
+    [problem] = on(result, "attributes.csv")
+    assert "more than 10 rows" in problem.message and result.rows == {}
+    assert set(check_student_attributes("ada", "attributes.csv", table(rows), PHOTOS, VOCAB,
+                                        23).rows) == set(PHOTOS)  # fmt: skip
+
+
+def test_rows_match_names_as_people_write_them():
+    photos = ["Jose\u0301.jpg", " spaced.jpg", "IMG01.jpg", "img01.jpg"]  # NFD, as a Mac writes
+    rows = [[f, *VALID_VALUES] for f in ["Jos\u00e9.jpg", "spaced.jpg", "IMG01.jpg", "img01.jpg"]]
+    result = check(table(rows), photos=photos)
+    assert result.findings == [] and set(result.rows) == set(photos)
+
+
+def test_a_table_that_could_not_be_read_is_not_called_missing():
+    result = check_student_attributes("ada", "attributes.csv", None, PHOTOS, VOCAB)
+    assert {f.file for f in result.findings} == set(PHOTOS)  # the table's own finding is ingest's
+    assert all("attributes.csv could not be read" in f.message for f in result.findings)
+    missing = check_student_attributes("ada", None, None, PHOTOS, VOCAB)
+    assert any("no attributes.csv was handed in" in f.message for f in missing.findings)

@@ -142,3 +142,44 @@ def test_runs_from_any_folder_with_the_projects_vocabulary(tmp_path, good_photos
     assert out.returncode == 1, out.stderr  # only the count (40 by default) fails
     failed = {f["rule"] for f in json.loads(out.stdout)["findings"] if f["severity"] == "error"}
     assert failed == {"count"}
+
+
+def test_an_empty_class_is_a_valid_class(tmp_path):
+    cwd = project(tmp_path, 3)
+    (cwd / "subs").mkdir()
+    out = facedata("validate", "subs", "-f", "json", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["metrics"]["students"] == 0
+    table = facedata("validate", "subs", cwd=cwd)
+    assert table.returncode == 0 and "0 students, 0 photos" in table.stdout
+
+
+def test_a_manifest_that_is_not_one_is_a_usage_error(tmp_path):
+    cwd = project(tmp_path, 3)
+    (cwd / "subs").mkdir()
+    (cwd / "manifest.csv").write_text("this,is\nnot,a manifest\n")
+    out = facedata("validate", "subs", "--manifest", "manifest.csv", cwd=cwd)
+    assert out.returncode == 2 and "run `facedata ingest` again" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        # the measurement cache cannot be made: a file stands where its folder must go
+        ["validate", "subs", "--cache-dir", "blocker"],
+        # ingest's output folder is a file
+        ["ingest", "subs", "--out-dir", "blocker"],
+    ],
+)
+def test_an_unexpected_error_is_one_line_a_log_and_exit_3(tmp_path, good_photos, args):
+    cwd = project(tmp_path, 3)
+    write_student(cwd / "subs", "ada", good_photos)
+    (cwd / "blocker").write_text("a file, not a folder")
+    out = facedata(*args, cwd=cwd)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    [line] = [ln for ln in out.stderr.splitlines() if "unexpected error" in ln]
+    log = Path(line.split("the full traceback is in ")[1].split(",")[0])
+    assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
+    assert f"facedata {args[0]}" in log.read_text(encoding="utf-8")
+    log.unlink()

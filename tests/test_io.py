@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from pipeline.io import atomic_path, remove_leftovers
+from pipeline.io import atomic_path, remove_leftovers, worker_count
 
 
 def test_a_file_is_replaced_only_when_the_block_succeeds(tmp_path):
@@ -58,3 +58,10 @@ def test_leftovers_of_a_killed_writer_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "checkpoint.pt", "checkpoint.pt.tmp-1", "crops"]
     assert (tmp_path / "checkpoint.pt").read_text() == "finished"
+
+
+def test_worker_count_takes_a_number_or_uses_the_cores():
+    assert worker_count(3) == 3
+    assert worker_count() >= 1
+    with pytest.raises(ValueError, match="at least 1"):
+        worker_count(0)

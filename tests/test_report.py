@@ -14,16 +14,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.config import ReportParams
+from pipeline.config import ReportParams, ValidateParams
 from pipeline.findings import FINDING_COLUMNS
 from pipeline.images import ImageError
-from pipeline.report import ReportError, run_report, thumbnail
+from pipeline.report import MAX_SHOWN, ReportError, run_report, thumbnail
 from tests.conftest import ATTRIBUTE_COLUMNS, VALID_VALUES, face, jpeg_bytes
 
 EVIL = "<script>alert(1)</script>.jpg"  # a real path on Linux: folder '<script>alert(1)<'
 MANIFEST_COLUMNS = ["student", "file", "source", "member", "kind", "sha256", "bytes", "format",
                     "width", "height"]  # fmt: skip
 PARAMS = ReportParams(thumb_size=96)
+MAX_PIXELS = ValidateParams().max_pixels
 
 
 # ---------------------------------------------------------------- a tiny DOM from html.parser
@@ -218,7 +219,8 @@ def make_class(tmp_path: Path) -> ClassFiles:
 
 
 def render(klass: ClassFiles, out_dir: Path, **later) -> tuple[str, Node]:
-    index = run_report(PARAMS, submissions_root=klass.root, out_dir=out_dir, **klass.paths, **later)
+    index = run_report(PARAMS, max_pixels=MAX_PIXELS, submissions_root=klass.root,
+                       out_dir=out_dir, **klass.paths, **later)  # fmt: skip
     assert index == out_dir / "index.html"
     html = index.read_text(encoding="utf-8")
     return html, parse(html)
@@ -352,6 +354,38 @@ def test_other_files_and_loose_files_are_listed(klass, tmp_path):
     assert "notes.txt" in doc.one("ul", cls="loose").text()
 
 
+def test_each_student_shows_at_most_max_shown_and_the_page_says_so(klass, tmp_path):
+    """A student who hands in hundreds of files cannot make the page unopenable."""
+    extra = MAX_SHOWN + 3
+    tiny = jpeg_bytes(Image.new("RGB", (16, 16), (200, 30, 30)))
+    folder = klass.root / "zed"
+    folder.mkdir()
+    rows, findings = [], []
+    for i in range(extra):
+        (folder / f"p{i:03d}.jpg").write_bytes(tiny)
+        rows.append(dict(student="zed", file=f"p{i:03d}.jpg", source="zed", member=f"p{i:03d}.jpg",
+                         kind="photo", sha256="2" * 64, bytes=len(tiny), format="JPEG",
+                         width=16, height=16))  # fmt: skip
+        findings.append(finding("zed", f"row{i}", "attributes", "error", f"row {i} is wrong"))
+        findings.append(finding("zed", f"junk{i}.txt", "submission", "warning", "not a photo"))
+    with klass.paths["manifest"].open("a", newline="", encoding="utf-8") as fh:
+        csv.DictWriter(fh, MANIFEST_COLUMNS).writerows(rows)
+    with klass.paths["findings"].open("a", newline="", encoding="utf-8") as fh:
+        csv.DictWriter(fh, FINDING_COLUMNS).writerows(findings)
+    _, doc = render(klass, tmp_path / "reports")
+    zed = doc.one("section", cls="student", data_student="zed")
+    assert len(zed.find_all("figure", cls="photo")) == MAX_SHOWN
+    assert len(zed.find_all(cls="thumb")) == MAX_SHOWN
+    notes = [p.text() for p in zed.find_all("p", cls="not-shown")]
+    assert f"3 more photos are not shown here (at most {MAX_SHOWN} per student)" in notes[1]
+    assert notes[0].startswith(f"{2 * extra - MAX_SHOWN} more findings about other files")
+    assert f"{extra} photos handed in" in zed.text()
+    table_rows = doc.one("table", id="attribute-findings").find_all("tr", cls="error")
+    assert sum(1 for r in table_rows if r.find_all("td")[0].text() == "zed") == MAX_SHOWN
+    assert any("3 more attribute findings of zed" in p.text()
+               for p in doc.find_all("p", cls="not-shown"))  # fmt: skip
+
+
 def test_later_stages_say_they_have_not_run(klass, tmp_path):
     _, doc = render(klass, tmp_path / "reports")
     for section in ("crop", "train", "evaluate"):
@@ -462,6 +496,7 @@ def test_report_of_the_demo_class(tmp_path):
     write_outputs(result, interim / "findings.csv", interim / "accepted.csv", interim / "v.json")
     index = run_report(
         params.report,
+        max_pixels=params.validate.max_pixels,
         manifest=interim / "manifest.csv",
         findings=interim / "findings.csv",
         accepted=interim / "accepted.csv",

@@ -17,15 +17,15 @@ def count(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
     for student, sd in data.students.items():
         n = len(sd.photos)
         if n != p.images_per_student:
-            fewer = "more" if n > p.images_per_student else "fewer"
+            comparison = "more" if n > p.images_per_student else "fewer"
             yield Finding(
                 student,
                 "",
                 "count",
                 Severity.ERROR,
-                f"handed in {n} photos, {fewer} than the {p.images_per_student} asked for",
+                f"handed in {n} photos, {comparison} than the {p.images_per_student} asked for",
                 value=str(n),
-                limit=f"= {p.images_per_student}",
+                limit=f"exactly {p.images_per_student}",
             )
 
 
@@ -70,13 +70,16 @@ def _closest_earlier_or_other(photos: list[Photo], limit: int) -> dict[int, tupl
     A photo copies an earlier photo of its own submission, or any photo of another student's.
     """
     n = len(photos)
+    if n == 0:
+        return {}
     hashes = np.array([int(ph.phash, 16) if ph.phash else 0 for ph in photos], dtype=np.uint64)
     # pHash sets a bit per DCT coefficient above their median, so any photo with detail has
     # about half of its 64 bits set (every fixture: exactly 32). A blank, flat or smooth frame
     # sets 0 or 1 and would "match" every other blank frame: such hashes compare to nothing, and
     # only identical bytes count as a copy.
     bits = np.bitwise_count(hashes)
-    has_hash = np.array([ph.phash is not None for ph in photos]) & (bits >= 16) & (bits <= 48)
+    has_hash = np.array([ph.phash is not None for ph in photos], dtype=bool)
+    has_hash &= (bits >= 16) & (bits <= 48)
     students = np.array([ph.student for ph in photos])
     shas = np.array([ph.sha256 for ph in photos])
     out: dict[int, tuple[int, int]] = {}
