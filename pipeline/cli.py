@@ -114,7 +114,8 @@ def ingest(
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """List, hash and identify every file handed in (writes manifest.csv)."""
-    from pipeline.ingest import count_files, write_manifest
+    from pipeline.formats.manifest import write_manifest
+    from pipeline.ingest import count_files
     from pipeline.ingest import ingest as run_ingest
 
     params = _params(params_file)
@@ -155,7 +156,8 @@ def validate(
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors."""
     from pipeline.attributes import VocabularyError, load_vocabulary
-    from pipeline.ingest import count_files, read_manifest
+    from pipeline.formats.manifest import read_manifest
+    from pipeline.ingest import count_files
     from pipeline.ingest import ingest as run_ingest
     from pipeline.output import render_csv, render_json, render_table
     from pipeline.validate import validate as run_validate
