@@ -230,8 +230,10 @@ def crop(
     from pipeline.crop import run_crop
 
     params = _params(params_file)
-    with stage_errors():
-        stats = run_crop(accepted, submissions, out_dir, params.crop, params.validate.max_pixels)
+    with stage_errors(), progress_bars() as bars:
+        stats = run_crop(
+            accepted, submissions, out_dir, params.crop, params.validate.max_pixels, progress=bars
+        )
     say(f"crop: {stats}")
 
 
@@ -249,8 +251,8 @@ def augment(
     from pipeline.augment import run_augment
 
     params = _params(params_file)
-    with stage_errors():
-        stats = run_augment(crops, out_dir, params.augment)
+    with stage_errors(), progress_bars() as bars:
+        stats = run_augment(crops, out_dir, params.augment, bars)
     say(f"augment: {stats}")
 
 
@@ -309,7 +311,7 @@ def report(
     from pipeline.report import run_report
 
     params = _params(params_file)
-    with stage_errors():
+    with stage_errors(), progress_bars() as bars:
         page = run_report(
             params.report,
             manifest=interim / "manifest.csv",
@@ -324,6 +326,7 @@ def report(
             samples=_existing(train_plots / "plots" / "images" / "samples.png"),
             evaluate_metrics=_existing(evaluate_metrics),
             memorization=_existing(out_dir / "memorization"),
+            progress=bars,
         )
     say(f"report: {page}")
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +58,7 @@ from pipeline.metrics_fid import (
     kernel_distance,
     load_inception,
 )
+from pipeline.progress import Advance, Progress, no_progress
 from pipeline.shard import read_shards
 
 DETECT_SIZE = 160
@@ -66,15 +66,6 @@ DETECT_BATCH = 64
 SAMPLE_GRID = 64
 REAL_RESIZE = "PIL Lanczos"
 UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
-
-# start(description, total) -> advance(n): one progress bar per pass over a set of images
-# (10 000 samples through MTCNN take minutes on a CPU).
-Progress = Callable[[str, int], Callable[[int], None]]
-
-
-def no_progress(description: str, total: int) -> Callable[[int], None]:
-    return lambda n=1: None
-
 
 class EvaluateError(ValueError):
     """The stage cannot run as configured; the message says what to change."""
@@ -138,7 +129,7 @@ class Detection:
 
 
 def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer,
-                 advance: Callable[[int], None] | None = None) -> Detection:
+                 advance: Advance | None = None) -> Detection:
     """The validator's detector on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px
     (bilinear): the fraction with a face above its probability limit, and the mean absolute
     pose of the largest face in each. `advance(n)` after each batch."""

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-from rich.progress import track
 
 from pipeline.config import ReportParams
 from pipeline.findings import Finding, Severity
@@ -36,6 +35,7 @@ from pipeline.formats.findings import read_findings
 from pipeline.formats.manifest import PHOTO, ManifestRow, read_manifest_rows
 from pipeline.images import ImageError, decode
 from pipeline.io import atomic_path, worker_count
+from pipeline.progress import Progress, no_progress, track
 from pipeline.submissions import SubmissionError, read_member
 
 THUMB_QUALITY = 80  # JPEG quality of thumbnails: faces stay recognisable at a third of q95's size
@@ -189,6 +189,7 @@ def run_report(
     samples: Path | None = None,
     evaluate_metrics: Path | None = None,
     memorization: Path | None = None,
+    progress: Progress = no_progress,
 ) -> Path:
     """Write `out_dir/index.html` and return its path.
 
@@ -210,7 +211,7 @@ def run_report(
     if metrics is None:
         raise ReportError(f"{validate_metrics}: {problem}; run the validate stage first")
 
-    thumbs = make_thumbnails(photo_rows, Path(submissions_root), params)
+    thumbs = make_thumbnails(photo_rows, Path(submissions_root), params, progress)
     students = _students(photo_rows, all_findings, accepted_rows, thumbs)
     template = _environment().get_template("report.html.j2")
     html = template.render(
@@ -260,7 +261,7 @@ def thumbnail(data: bytes, size: int, max_pixels: int) -> bytes:
 
 
 def make_thumbnails(
-    rows: Iterable[ManifestRow], root: Path, params: ReportParams
+    rows: Iterable[ManifestRow], root: Path, params: ReportParams, progress: Progress = no_progress
 ) -> dict[tuple[str, str], Thumb]:
     """A thumbnail (or a placeholder's reason) per manifest photo, keyed by (student, file)."""
     rows = list(rows)
@@ -282,8 +283,7 @@ def make_thumbnails(
 
     # Decoding and JPEG encoding release the GIL, so threads use every core.
     with ThreadPoolExecutor(worker_count()) as pool:
-        thumbs = list(track(pool.map(one, rows), total=len(rows), description="thumbnails",
-                            transient=True))
+        thumbs = list(track(pool.map(one, rows), progress, "thumbnails", len(rows)))
     return {(r.student, r.file): t for r, t in zip(rows, thumbs, strict=True)}
 
 

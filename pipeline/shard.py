@@ -46,7 +46,7 @@ from PIL import Image
 
 from pipeline.attributes import VocabularyError, load_vocabulary
 from pipeline.config import ShardParams
-from pipeline.crop import read_index
+from pipeline.formats.crops import read_augmented_index, read_crops_index
 from pipeline.io import atomic_path
 
 SPLITS = ("train", "val")
@@ -187,7 +187,7 @@ def run_shard(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir:
     if params.shard_size < 1:
         raise ShardError(f"shard.shard_size must be at least 1, got {params.shard_size}")
     crops_dir, augmented_dir, out_dir = Path(crops_dir), Path(augmented_dir), Path(out_dir)
-    crops = read_index(crops_dir)
+    crops = read_crops_index(crops_dir)
     attributes_of: dict[tuple[str, str], dict[str, str]] = {}
     columns = [b.column for b in encoding.blocks] + list(encoding.left_out)
     if crops:
@@ -204,7 +204,7 @@ def run_shard(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir:
     for row in crops:
         samples[in_split[row["student"]]].append(
             (row["student"], row["file"], 0, crops_dir / PurePosixPath(row["crop"])))
-    for row in read_index(augmented_dir):
+    for row in read_augmented_index(augmented_dir):
         key = (row["student"], row["file"])
         if key not in attributes_of:
             raise ShardError(f"augmented copy {row['path']} is of {key[1]} ({key[0]}), which is "

@@ -15,7 +15,7 @@ from torch import nn
 
 from pipeline.augment import run_augment
 from pipeline.config import AugmentParams, DetectParams, EvaluateParams, ShardParams
-from pipeline.crop import INDEX_COLUMNS, align, face_quad
+from pipeline.crop import align, face_quad
 from pipeline.evaluate import (
     EvaluateError,
     RealSet,
@@ -27,6 +27,7 @@ from pipeline.evaluate import (
     write_metrics,
 )
 from pipeline.faces import FaceAnalyzer
+from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.metrics_fid import Inception
 from pipeline.shard import ONE_HOT, make_encoding, run_shard
 from tests.conftest import FACES

@@ -14,7 +14,7 @@ from PIL import Image
 
 from pipeline.augment import run_augment
 from pipeline.config import AugmentParams, ShardParams
-from pipeline.crop import INDEX_COLUMNS
+from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.shard import (
     ONE_HOT,
     SCALAR,
