@@ -37,13 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from pipeline.config import DetectParams, EvaluateParams
 from pipeline.devices import resolve_device
 from pipeline.faces import FaceAnalyzer
-from pipeline.gan.samples import grid_image
-from pipeline.generate import encoding_of, sample, save_png
+from pipeline.formats.common import FormatError
+from pipeline.formats.shards import RESIZE, read_index, read_split
+from pipeline.gan.checkpoint import encoding_of, load_generator
+from pipeline.gan.samples import grid_image, sample, save_png
 from pipeline.io import atomic_path
 from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
 from pipeline.memorization import write_pairs as write_memorization_pairs
@@ -59,12 +60,10 @@ from pipeline.metrics_fid import (
     load_inception,
 )
 from pipeline.progress import Advance, Progress, no_progress
-from pipeline.shard import read_shards
 
 DETECT_SIZE = 160
 DETECT_BATCH = 64
 SAMPLE_GRID = 64
-REAL_RESIZE = "PIL Lanczos"
 UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
 
 class EvaluateError(ValueError):
@@ -83,38 +82,25 @@ class RealSet:
 
 
 def load_split(shards_dir: Path, split: str, resolution: int) -> RealSet:
-    """The original crops (copy 0) of `split`, reduced to `resolution` with REAL_RESIZE."""
-    shards_dir = Path(shards_dir)
-    index_path = shards_dir / "index.json"
+    """The original crops (copy 0) of `split`, reduced to `resolution` with the shards' RESIZE."""
     try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-        info = index["splits"][split]
-    except FileNotFoundError:
-        raise EvaluateError(f"{index_path} does not exist; run the shard stage first") from None
-    except (KeyError, TypeError, json.JSONDecodeError):
-        raise EvaluateError(f"{index_path} has no split {split!r} (evaluate.split must be "
-                            "train or val); re-run the shard stage") from None
-    if not info.get("originals"):
-        note = index.get("note", "")
-        raise EvaluateError(f"the {split} split has no crops{': ' + note if note else ''}; "
-                            "set evaluate.split to a split that has some")
-    images, keys, conditions, sizes = [], [], [], set()
-    for _, image, meta in read_shards(shards_dir / name for name in info["shards"]):
-        if int(meta.get("copy", 0)) != 0:
-            continue
-        sizes.add(image.size)
-        if image.size != (resolution, resolution):
-            image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
-        images.append(torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1))
-        keys.append(f"{meta.get('student', '?')}/{meta.get('file', '?')}")
-        conditions.append(meta.get("condition"))
-    has_conditions = all(c is not None for c in conditions)
+        index = read_index(shards_dir)
+        info = index.split(split)
+        if not info.get("originals"):
+            note = index.note
+            raise EvaluateError(f"the {split} split has no crops{': ' + note if note else ''}; "
+                                "set evaluate.split to a split that has some")
+        crops = read_split(index, split, resolution, originals_only=True)
+    except FormatError as exc:
+        raise EvaluateError(str(exc)) from None
+    keys = [f"{s}/{f}" for s, f in zip(crops.students, crops.files, strict=True)]
+    has_conditions = all(c is not None for c in crops.conditions)
     return RealSet(
-        images=torch.stack(images),
+        images=torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous(),
         keys=keys,
-        conditions=torch.tensor(conditions, dtype=torch.float32) if has_conditions else None,
-        stored_size=max(s[0] for s in sizes),
-        students=len({k.split("/")[0] for k in keys}),
+        conditions=torch.tensor(crops.conditions, dtype=torch.float32) if has_conditions else None,
+        stored_size=crops.stored_size,
+        students=len(set(crops.students)),
     )
 
 
@@ -235,7 +221,7 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
         **CONVENTIONS,
         "real_set": (f"{split} split: {len(real.images)} original crops (no augmented copies) "
                      f"of {real.students} students, stored at {real.stored_size} px, reduced to "
-                     f"{fake.shape[-1]} px with {REAL_RESIZE}"),
+                     f"{fake.shape[-1]} px with {RESIZE}"),
         "samples": (f"{len(fake)} generated (seed {params.seed}) vs {len(real.images)} real"
                     + ("; conditions drawn from the training crops' own" if conditions is not None
                        else "")),
@@ -306,8 +292,6 @@ def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports
         raise EvaluateError(f"evaluate.samples must be at least 1, got {params.samples}")
     if not model_path.is_file():
         raise EvaluateError(f"no model at {model_path}; run the train stage first")
-    from pipeline.gan.checkpoint import load_generator
-
     generator, meta = load_generator(model_path)
     resolution = int(meta["resolution"])
     real = load_split(shards_dir, params.split, resolution)

@@ -45,9 +45,10 @@ import torch.distributed as dist
 from PIL import Image
 
 from pipeline.config import TrainParams, as_dict
+from pipeline.formats.shards import RESIZE
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_checkpoint, save_checkpoint, save_generator
-from pipeline.gan.data import RESIZE, TrainSet, load_train_set
+from pipeline.gan.data import TrainSet, load_train_set
 from pipeline.gan.diffaugment import parse_policy
 from pipeline.gan.loop import STATS, Rank, Trainer
 from pipeline.gan.losses import get_loss

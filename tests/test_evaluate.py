@@ -28,8 +28,9 @@ from pipeline.evaluate import (
 )
 from pipeline.faces import FaceAnalyzer
 from pipeline.formats.crops import INDEX_COLUMNS
+from pipeline.formats.encoding import ONE_HOT, make_encoding
 from pipeline.metrics_fid import Inception
-from pipeline.shard import ONE_HOT, make_encoding, run_shard
+from pipeline.shard import run_shard
 from tests.conftest import FACES
 
 RES = 32

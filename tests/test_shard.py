@@ -15,17 +15,9 @@ from PIL import Image
 from pipeline.augment import run_augment
 from pipeline.config import AugmentParams, ShardParams
 from pipeline.formats.crops import INDEX_COLUMNS
-from pipeline.shard import (
-    ONE_HOT,
-    SCALAR,
-    Encoding,
-    ShardError,
-    load_encoding,
-    make_encoding,
-    read_shards,
-    run_shard,
-    split_students,
-)
+from pipeline.formats.encoding import ONE_HOT, SCALAR, Encoding, make_encoding
+from pipeline.formats.shards import read_shards
+from pipeline.shard import ShardError, load_encoding, run_shard, split_students
 
 ENCODING = make_encoding([
     ("eye_colour", ONE_HOT, ("brown", "black", "blue")),

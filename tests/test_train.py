@@ -2,7 +2,7 @@
 
 Shards are written here in the layout of docs/ARCHITECTURE.md (`<key>.png` + `<key>.json` in
 tar files, index.json, encoding.json) from the portraits in tests/data/faces, with the real
-attribute encoding of pipeline/shard.py.
+attribute encoding of pipeline/formats/encoding.py.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import torch
 from PIL import Image, ImageOps
 
 from pipeline.config import TrainParams
+from pipeline.formats.encoding import ONE_HOT, SCALAR, make_encoding
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_generator
 from pipeline.gan.data import load_train_set
 from pipeline.gan.loop import Speed, Trainer
 from pipeline.gan.networks import CONDITIONAL, MODELS, ModelSpec
-from pipeline.shard import ONE_HOT, SCALAR, make_encoding
 from pipeline.train import run_train
 
 ROOT = Path(__file__).resolve().parents[1]
