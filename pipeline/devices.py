@@ -50,6 +50,9 @@ class Rank:
         return self.rank == 0
 
 
+ALONE = Rank()  # a process outside a torchrun job
+
+
 def join_processes(device: torch.device) -> tuple[Rank, torch.device, bool]:
     """This process's rank and device; joins the torchrun group when WORLD_SIZE > 1 (NCCL on
     GPUs, one per process as cuda:LOCAL_RANK; gloo on CPUs). The bool says whether this call
@@ -59,7 +62,7 @@ def join_processes(device: torch.device) -> tuple[Rank, torch.device, bool]:
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Rank(), device, False
+        return ALONE, device, False
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     device = torch.device("cuda", local) if device.type == "cuda" else torch.device("cpu")
     if device.type == "cuda":

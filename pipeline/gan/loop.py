@@ -37,7 +37,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from pipeline.config import TrainParams
-from pipeline.devices import Rank
+from pipeline.devices import ALONE, Rank
 from pipeline.gan.data import TrainSet
 from pipeline.gan.diffaugment import diff_augment, parse_policy
 from pipeline.gan.ema import EMA
@@ -46,7 +46,6 @@ from pipeline.gan.networks import CONDITIONAL, ModelSpec, build_discriminator, b
 from pipeline.gan.samples import to_uint8
 
 STATS = ("g_loss", "d_loss", "real_score", "fake_score")
-ALONE = Rank()  # a process outside a torchrun job
 DEVICE_MEMORY_SHARE = 0.25  # keep the data on the GPU when it takes at most this much free memory
 
 
