@@ -155,7 +155,6 @@ class Context:
     detect: DetectParams
     inception: Inception
     device: torch.device
-    split: str
     conditioned: bool  # the generator was given conditions drawn from the training crops
     progress: Progress
     # Inception embeddings (generated, train, mirrored train) for the memorization check
@@ -193,7 +192,7 @@ def inception(c: Context) -> dict[str, Any]:
             advance = c.progress(f"Inception features: {name}", len(images))
             return extract_features(c.inception.module, images, c.device, advance=advance)
 
-        f_real = features(c.real.images, f"{c.split} crops")
+        f_real = features(c.real.images, f"{c.params.split} crops")
         f_fake = features(c.fake, "generated")
         metrics.update(_inception_metrics(f_real, f_fake, c.params.seed))
         f_train = f_real if c.train is c.real else features(c.train.images, "train crops")
@@ -214,7 +213,7 @@ def detection(c: Context) -> dict[str, Any]:
     analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
     got = detect_faces(c.fake, analyzer, c.progress("Face detection: generated", len(c.fake)))
     ref = detect_faces(c.real.images, analyzer,
-                       c.progress(f"Face detection: {c.split} crops", len(c.real.images)))
+                       c.progress(f"Face detection: {c.params.split} crops", len(c.real.images)))
     return {"detection": {
         "rate": got.rate, "rate_real": ref.rate, "prob_limit": c.detect.face_prob,
         "faces": got.faces, "faces_real": ref.faces,
@@ -241,18 +240,16 @@ class Evaluation:
 
 def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
                    train: RealSet, params: EvaluateParams, detect: DetectParams,
-                   inception: Inception, split: str | None = None,
-                   progress: Progress = no_progress) -> Evaluation:
+                   inception: Inception, progress: Progress = no_progress) -> Evaluation:
     """Every registered measure, in order, for one generator (writes nothing)."""
     started = time.perf_counter()
     device = resolve_device(params.device, "evaluate.device")
     conditioned = encoding_of(meta) is not None
     fake = _generate(generator, meta, real, train, params, device, conditioned)
-    context = Context(fake, real, train, params, detect, inception, device, split or params.split,
-                      conditioned, progress)
+    context = Context(fake, real, train, params, detect, inception, device, conditioned, progress)
     timing = {"generate": time.perf_counter() - started}
     metrics: dict[str, Any] = {
-        "split": context.split,
+        "split": params.split,
         "real_images": len(real.images),
         "real_students": real.students,
         "generated_images": len(fake),
@@ -292,10 +289,10 @@ def _generate(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet, t
 
 def _conventions(c: Context) -> dict[str, str]:
     """What the numbers assume, written next to them."""
-    fake, real = c.fake, c.real
+    fake, real, split = c.fake, c.real, c.params.split
     return {
         **CONVENTIONS,
-        "real_set": (f"{c.split} split: {len(real.images)} original crops (no augmented copies) "
+        "real_set": (f"{split} split: {len(real.images)} original crops (no augmented copies) "
                      f"of {real.students} students, stored at {real.stored_size} px, reduced to "
                      f"{fake.shape[-1]} px with {RESIZE}"),
         "samples": (f"{len(fake)} generated (seed {c.params.seed}) vs {len(real.images)} real"

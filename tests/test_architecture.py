@@ -53,8 +53,29 @@ def stage_of(module: str) -> str | None:
     return name if name in STAGES else None
 
 
+# docs/ARCHITECTURE.md's layers, bottom first: a module imports its own layer or those below.
+LAYERS = [
+    {"config", "findings", "io", "images", "submissions", "progress", "devices"},
+    {"formats"},
+    {"rules", "measure", "faces", "attributes", "gan", "metrics_fid", "memorization", "prompt"},
+    STAGES,
+    {"cli", "output"},
+]
+
+
+def layer_of(module: str) -> int:
+    top = module.split(".")[1] if module != "pipeline" else ""
+    return next(i for i, names in enumerate(LAYERS) if top in names)
+
+
 def test_every_stage_is_a_module_of_the_package():
     assert {f"pipeline.{s}" for s in STAGES} <= set(MODULES)
+
+
+def test_every_module_has_a_layer_and_imports_none_above_its_own():
+    for module in sorted(set(MODULES) - {"pipeline"}):
+        above = {m for m in imports(module) if m != "pipeline" and layer_of(m) > layer_of(module)}
+        assert not above, f"{module} imports {sorted(above)} from a layer above its own"
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))

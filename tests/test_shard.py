@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -16,7 +17,7 @@ from pipeline.augment import run_augment
 from pipeline.config import AugmentParams, ShardParams
 from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.formats.encoding import ONE_HOT, SCALAR, Encoding, make_encoding
-from pipeline.formats.shards import read_shards
+from pipeline.formats.shards import read_samples
 from pipeline.shard import ShardError, load_encoding, run_shard, split_students
 
 ENCODING = make_encoding([
@@ -62,6 +63,13 @@ def stage(tmp_path: Path) -> dict[str, Path]:
 
 def shards_of(out: Path, split: str) -> list[Path]:
     return sorted(out.glob(f"{split}-*.tar"))
+
+
+def read_shards(paths: list[Path]):
+    """(key, RGB image, json metadata) of every sample in the shards, in stored order."""
+    for path in paths:
+        for key, png, meta in read_samples(path):
+            yield key, Image.open(io.BytesIO(png)).convert("RGB"), meta
 
 
 def test_shards_round_trip_exactly(stage):

@@ -23,7 +23,7 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -181,15 +181,6 @@ def read_samples(path: Path) -> Iterator[tuple[str, bytes, dict[str, Any]]]:
     except (OSError, tarfile.TarError) as exc:
         raise FormatError(f"{path} cannot be read as a tar shard ({exc}); re-run the shard "
                           "stage") from None
-
-
-def read_shards(paths: Iterable[Path]) -> Iterator[tuple[str, Image.Image, dict[str, Any]]]:
-    """(key, RGB image as stored, json metadata) of every sample in the shards, in order."""
-    for path in paths:
-        for key, png, meta in read_samples(path):
-            with Image.open(io.BytesIO(png)) as im:
-                image = im.convert("RGB")
-            yield key, image, meta
 
 
 @dataclass(frozen=True)
