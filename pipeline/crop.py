@@ -260,4 +260,3 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"{exc.filename} was not found (was the submission changed after validate?)"
     return str(exc) or type(exc).__name__
-

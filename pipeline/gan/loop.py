@@ -282,4 +282,3 @@ class Trainer:
                 torch.cuda.set_rng_state(mine["cuda"].cpu(), self.device)
         else:
             self._seed_noise(self.step)
-
