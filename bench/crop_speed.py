@@ -13,7 +13,6 @@ and the ratio.
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import time
 from pathlib import Path
@@ -23,9 +22,10 @@ from validate_speed import ROOT, SIZE, fresh_class
 from pipeline.attributes import load_vocabulary
 from pipeline.config import CropParams, load_params
 from pipeline.crop import run_crop
+from pipeline.formats.accepted import write_accepted
 from pipeline.ingest import ingest
 from pipeline.io import worker_count
-from pipeline.validate import face_columns, validate
+from pipeline.validate import validate
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -47,18 +47,9 @@ def main() -> None:
     result = validate(subs, ingest(subs, params.ingest), params.validate, vocab,
                       work / "cache")
     manifest = {(r.student, r.file): r for r in result.manifest.rows}
-    rows = []
-    for ph in result.photos:
-        if ph.main_face is not None:
-            m = manifest[ph.student, ph.file]
-            rows.append({"student": ph.student, "file": ph.file, "source": m.source,
-                         "member": m.member, "width": m.width, "height": m.height,
-                         **face_columns(ph)})
     accepted = work / "accepted.csv"
-    with accepted.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_accepted(accepted, [(manifest[ph.student, ph.file], ph.main_face, {})
+                              for ph in result.photos if ph.main_face is not None], [])
 
     crop = CropParams(size=args.size, sheet_count=48)
     runs = []

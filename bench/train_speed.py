@@ -31,7 +31,8 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from pipeline.config import TrainParams
 from pipeline.devices import resolve_device
-from pipeline.gan.data import TrainSet, to_uint8_image
+from pipeline.formats.shards import to_uint8_image
+from pipeline.gan.data import TrainSet
 from pipeline.gan.loop import Trainer
 from pipeline.gan.networks import ModelSpec, build_discriminator, build_generator
 

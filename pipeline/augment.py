@@ -16,7 +16,6 @@ index.csv is written.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import math
 from dataclasses import asdict, dataclass, fields
@@ -26,12 +25,12 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as F
 from PIL import Image
-from rich.progress import track
 from torchvision.transforms.v2 import InterpolationMode
 
 from pipeline.config import AugmentParams
-from pipeline.crop import read_index
+from pipeline.formats.crops import read_crops_index, write_augmented_index
 from pipeline.io import atomic_path
+from pipeline.progress import Progress, no_progress, track
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,6 @@ class Recipe:
 
 
 RECIPE_COLUMNS = [f.name for f in fields(Recipe)]
-INDEX_COLUMNS = ["student", "file", "copy", "path", *RECIPE_COLUMNS]
 
 
 def copy_seed(seed: int, student: str, file: str, copy: int) -> int:
@@ -109,19 +107,18 @@ def _warp(t: torch.Tensor, angle: float, scale: float) -> torch.Tensor:
     return F.center_crop(warped, [h, w])
 
 
-def run_augment(crops_dir: Path, out_dir: Path, params: AugmentParams) -> dict[str, int]:
+def run_augment(crops_dir: Path, out_dir: Path, params: AugmentParams,
+                progress: Progress = no_progress) -> dict[str, int]:
     """Write `params.copies` augmented copies of every crop listed in `crops_dir`/index.csv.
 
     `out_dir` is replaced as a whole when done. Returns counts for metrics.
     """
     crops_dir, out_dir = Path(crops_dir), Path(out_dir)
-    if params.copies < 0:
-        raise ValueError(f"augment.copies must be 0 or more, got {params.copies}")
-    rows = read_index(crops_dir) if params.copies > 0 else []
+    rows = read_crops_index(crops_dir) if params.copies > 0 else []
     index: list[dict[str, object]] = []
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        for row in track(rows, description="augment", transient=True):
+        for row in track(rows, progress, "augment", len(rows)):
             crop = PurePosixPath(row["crop"])
             with Image.open(crops_dir / crop) as im:
                 image = im.convert("RGB")
@@ -134,8 +131,5 @@ def run_augment(crops_dir: Path, out_dir: Path, params: AugmentParams) -> dict[s
                 apply_recipe(image, recipe).save(target, format="PNG")
                 index.append({"student": row["student"], "file": row["file"], "copy": copy,
                               "path": rel.as_posix(), **asdict(recipe)})
-        with (tmp / "index.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, INDEX_COLUMNS)
-            writer.writeheader()
-            writer.writerows(index)
+        write_augmented_index(tmp, index, RECIPE_COLUMNS)
     return {"crops": len(rows), "copies": len(index)}

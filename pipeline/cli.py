@@ -172,22 +172,25 @@ def ingest(
     submissions: Annotated[
         Path, typer.Argument(help="Folder with one folder or zip per student.")
     ] = Path("data/submissions"),
-    out_dir: Annotated[Path, typer.Option(help="Where manifest.csv goes.")] = Path("data/interim"),
+    manifest: Annotated[Path, typer.Option(help="Where manifest.csv goes.")] = Path(
+        "data/interim/manifest.csv"
+    ),
+    findings: Annotated[Path, typer.Option(help="Where what ingest skipped is listed.")] = Path(
+        "data/interim/ingest_findings.csv"
+    ),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """List, hash and identify every file handed in (writes manifest.csv)."""
-    from pipeline.ingest import count_files, write_manifest
+    """List, hash and identify every file handed in (writes manifest.csv and its findings)."""
+    from pipeline.formats.manifest import write_manifest
+    from pipeline.ingest import count_files
     from pipeline.ingest import ingest as run_ingest
 
     params = _params(params_file)
     root = _submissions_dir(submissions)
     with progress_bar("Reading files", count_files(root, params.ingest)) as advance:
-        manifest = run_ingest(root, params.ingest, advance)
-    write_manifest(manifest, out_dir / "manifest.csv", out_dir / "ingest_findings.csv")
-    say(
-        f"{len(manifest.rows)} files from {len(manifest.students)} students -> "
-        f"{out_dir / 'manifest.csv'}"
-    )
+        found = run_ingest(root, params.ingest, advance)
+    write_manifest(found, manifest, findings)
+    say(f"{len(found.rows)} files from {len(found.students)} students -> {manifest}")
 
 
 @app.command()
@@ -203,9 +206,14 @@ def validate(
             help="Use this manifest.csv from `facedata ingest` instead of reading files again."
         ),
     ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(help="Also write findings.csv and accepted.csv here (the pipeline stage)."),
+    ingest_findings: Annotated[
+        Path | None, typer.Option(help="The ingest_findings.csv written with --manifest.")
+    ] = None,
+    findings: Annotated[
+        Path | None, typer.Option(help="Write findings.csv here (the pipeline stage).")
+    ] = None,
+    accepted: Annotated[
+        Path | None, typer.Option(help="Write accepted.csv here (the pipeline stage).")
     ] = None,
     metrics: Annotated[Path | None, typer.Option(help="Write metrics JSON here.")] = None,
     exit_zero: Annotated[
@@ -218,7 +226,9 @@ def validate(
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors,
     3 on an unexpected error (with a log file)."""
     from pipeline.attributes import VocabularyError, load_vocabulary
-    from pipeline.ingest import count_files, read_manifest
+    from pipeline.formats.common import FormatError
+    from pipeline.formats.manifest import read_manifest
+    from pipeline.ingest import count_files
     from pipeline.ingest import ingest as run_ingest
     from pipeline.output import render_csv, render_json, render_table
     from pipeline.validate import validate as run_validate
@@ -231,12 +241,17 @@ def validate(
         vocabulary = load_vocabulary(schema)
     except VocabularyError as exc:
         raise _usage_error(str(exc)) from None
-    if manifest is not None:
-        if not manifest.is_file():
-            raise _usage_error(f"{manifest} does not exist; run `facedata ingest` first")
+    _together(manifest=manifest, ingest_findings=ingest_findings)
+    stage_outputs = _together(findings=findings, accepted=accepted, metrics=metrics)
+    if manifest is not None and ingest_findings is not None:
+        for path in (manifest, ingest_findings):
+            if not path.is_file():
+                raise _usage_error(f"{path} does not exist; run `facedata ingest` first")
         try:
-            found = read_manifest(manifest, manifest.with_name("ingest_findings.csv"))
-        except (OSError, ValueError, KeyError) as exc:
+            found = read_manifest(manifest, ingest_findings)
+        except FormatError as exc:
+            raise _usage_error(str(exc)) from None
+        except (OSError, ValueError, KeyError) as exc:  # not a CSV ingest wrote at all
             raise _usage_error(
                 f"{manifest} cannot be read ({exc}); run `facedata ingest` again"
             ) from None
@@ -246,11 +261,8 @@ def validate(
     n_photos = sum(1 for r in found.rows if r.kind == "photo")
     with progress_bar("Checking photos", n_photos) as advance:
         result = run_validate(root, found, params.validate, vocabulary, cache_dir, advance)
-    if out_dir is not None or metrics is not None:
-        out = out_dir or Path("data/interim")
-        write_outputs(
-            result, out / "findings.csv", out / "accepted.csv", metrics or out / "validate.json"
-        )
+    if stage_outputs:
+        write_outputs(result, findings, accepted, metrics)
 
     if format is Format.table:
         # Files and pipes get a wide table: messages are long and nobody resizes a log.
@@ -268,6 +280,16 @@ def validate(
             sys.stdout.write(text)
     if result.has_errors() and not exit_zero:
         raise typer.Exit(1)
+
+
+def _together(**options: Path | None) -> bool:
+    """Whether the options, which only work together, were given; a usage error when only some
+    of them were."""
+    missing = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is None]
+    if missing and len(missing) < len(options):
+        given = [f"--{name.replace('_', '-')}" for name in options]
+        raise _usage_error(f"{' and '.join(given)} go together: {', '.join(missing)} is missing")
+    return not missing
 
 
 @contextmanager
@@ -296,8 +318,10 @@ def crop(
     from pipeline.crop import run_crop
 
     params = _params(params_file)
-    with stage_errors():
-        stats = run_crop(accepted, submissions, out_dir, params.crop, params.validate.max_pixels)
+    with stage_errors(), progress_bars() as bars:
+        stats = run_crop(
+            accepted, submissions, out_dir, params.crop, params.validate.max_pixels, progress=bars
+        )
     say(f"crop: {stats}")
 
 
@@ -315,8 +339,8 @@ def augment(
     from pipeline.augment import run_augment
 
     params = _params(params_file)
-    with stage_errors():
-        stats = run_augment(crops, out_dir, params.augment)
+    with stage_errors(), progress_bars() as bars:
+        stats = run_augment(crops, out_dir, params.augment, bars)
     say(f"augment: {stats}")
 
 
@@ -340,8 +364,10 @@ def shard(
     params = _params(params_file)
     with stage_errors():
         index = run_shard(crops, augmented, load_encoding(_schema(schema)), out_dir, params.shard)
-    splits = ", ".join(f"{name} {info['samples']} samples of {len(info['students'])} students"
-                       for name, info in index["splits"].items())
+    splits = ", ".join(
+        f"{name} {info['samples']} samples of {len(info['students'])} students"
+        for name, info in index["splits"].items()
+    )
     say(f"shard: {splits} -> {out_dir}")
 
 
@@ -350,8 +376,14 @@ def report(
     submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
         "data/submissions"
     ),
-    interim: Annotated[Path, typer.Option(help="Where ingest and validate wrote.")] = Path(
-        "data/interim"
+    manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
+        "data/interim/manifest.csv"
+    ),
+    findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
+        "data/interim/findings.csv"
+    ),
+    accepted: Annotated[Path, typer.Option(help="accepted.csv from validate.")] = Path(
+        "data/interim/accepted.csv"
     ),
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
@@ -365,32 +397,41 @@ def report(
     train_plots: Annotated[Path, typer.Option(help="dvclive folder of train.")] = Path(
         "plots/train"
     ),
+    train_samples: Annotated[Path, typer.Option(help="Latest sample grid of train.")] = Path(
+        "plots/train/plots/images/samples.png"
+    ),
     evaluate_metrics: Annotated[Path, typer.Option(help="Metrics of evaluate.")] = Path(
         "metrics/evaluate.json"
+    ),
+    memorization: Annotated[Path, typer.Option(help="Near-copy pairs from evaluate.")] = Path(
+        "reports/memorization"
     ),
     out_dir: Annotated[Path, typer.Option(help="Where index.html goes.")] = Path("reports"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """One self-contained HTML page: the class, every photo, attributes, training, evaluation."""
+    """One self-contained HTML page: the class, every photo, attributes, training, evaluation.
+
+    The inputs of later stages are optional: a stage that has not run leaves its section empty."""
     from pipeline.report import run_report
 
     params = _params(params_file)
-    with stage_errors():
+    with stage_errors(), progress_bars() as bars:
         page = run_report(
             params.report,
             max_pixels=params.validate.max_pixels,
-            manifest=interim / "manifest.csv",
-            findings=interim / "findings.csv",
-            accepted=interim / "accepted.csv",
+            manifest=manifest,
+            findings=findings,
+            accepted=accepted,
             validate_metrics=validate_metrics,
             submissions_root=submissions,
             out_dir=out_dir,
-            crop_sheet=_existing(crop_sheet),
-            train_metrics=_existing(train_metrics),
-            train_plots=_existing(train_plots),
-            samples=_existing(train_plots / "plots" / "images" / "samples.png"),
-            evaluate_metrics=_existing(evaluate_metrics),
-            memorization=_existing(out_dir / "memorization"),
+            crop_sheet=crop_sheet,
+            train_metrics=train_metrics,
+            train_plots=train_plots,
+            samples=train_samples,
+            evaluate_metrics=evaluate_metrics,
+            memorization=memorization,
+            progress=bars,
         )
     say(f"report: {page}")
 
@@ -400,8 +441,11 @@ def train(
     shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
         "data/processed/shards"
     ),
-    out_dir: Annotated[Path, typer.Option(help="Where generator.pt and checkpoint.pt go.")] = Path(
-        "models"
+    generator: Annotated[Path, typer.Option(help="Where the trained generator goes.")] = Path(
+        "models/generator.pt"
+    ),
+    checkpoint: Annotated[Path, typer.Option(help="Where the resumable state goes.")] = Path(
+        "models/checkpoint.pt"
     ),
     metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
         "metrics/train.json"
@@ -411,9 +455,7 @@ def train(
     ),
     resume: Annotated[
         bool,
-        typer.Option(
-            "--resume", help="Continue from models/checkpoint.pt when its settings still match."
-        ),
+        typer.Option("--resume", help="Continue from --checkpoint when its settings still match."),
     ] = False,
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -422,7 +464,9 @@ def train(
 
     params = _params(params_file)
     with stage_errors():
-        run_train(shards, out_dir, metrics, plots, params.train, resume=resume, log=say)
+        run_train(
+            shards, generator, checkpoint, metrics, plots, params.train, resume=resume, log=say
+        )
 
 
 @app.command()
@@ -436,8 +480,11 @@ def evaluate(
     metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
         "metrics/evaluate.json"
     ),
-    reports_dir: Annotated[Path, typer.Option(help="Where sample and pair images go.")] = Path(
-        "reports"
+    samples: Annotated[Path, typer.Option(help="Where the grid of generated images goes.")] = Path(
+        "reports/samples.png"
+    ),
+    memorization: Annotated[Path, typer.Option(help="Where near-copy pairs go.")] = Path(
+        "reports/memorization"
     ),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -447,7 +494,14 @@ def evaluate(
     params = _params(params_file)
     with stage_errors(), progress_bars() as bars:
         result = run_evaluate(
-            model, shards, metrics, reports_dir, params.evaluate, params.validate.detect, bars
+            model,
+            shards,
+            metrics,
+            samples,
+            memorization,
+            params.evaluate,
+            params.validate.detect,
+            bars,
         )
     say(f"evaluate: wrote {metrics} ({len(result)} entries)")
 
@@ -493,11 +547,6 @@ def generate(
         f"wrote {len(result.paths)} file(s): {', '.join(map(str, result.paths[:3]))}"
         + (" ..." if len(result.paths) > 3 else "")
     )
-
-
-def _existing(path: Path) -> Path | None:
-    """Optional inputs of the report: a stage that has not run leaves its section empty."""
-    return path if path.exists() else None
 
 
 def main() -> None:  # pragma: no cover - `python -m pipeline.cli`

@@ -2,18 +2,22 @@
 
 Each dataclass's defaults are the documented defaults (docs/RULES.md says why each validation
 limit is what it is). Unknown keys are an error with a suggestion, so a typo in params.yaml never
-silently falls back to a default.
+silently falls back to a default. A setting declared with `setting(default, Range)` is checked
+when its section is built (by `load_params` or in code): a value outside its range is a
+ParamsError that names the key, the range and the value, before any stage starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
 
@@ -22,6 +26,48 @@ T = TypeVar("T")
 
 class ParamsError(ValueError):
     """params.yaml holds a key or value the code does not understand."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a setting may take, in the words its error message uses."""
+
+    says: str
+    holds: Callable[[Any], bool]
+
+
+def at_least(low: int) -> Range:
+    return Range(f"at least {low}", lambda v: v >= low)
+
+
+def fraction(*, below_one: bool = False) -> Range:
+    if below_one:
+        return Range("at least 0 and below 1", lambda v: 0 <= v < 1)
+    return Range("from 0 to 1", lambda v: 0 <= v <= 1)
+
+
+POSITIVE = Range("above 0", lambda v: v > 0)
+DEVICE = Range("auto, cpu, cuda or cuda:N", lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v))
+
+
+def setting(default: Any, allowed: Range) -> Any:
+    """A dataclass field whose value `_Checked` holds against `allowed`."""
+    return field(default=default, metadata={"range": allowed})
+
+
+class _Checked:
+    """Checks every `setting(...)` field of a section when it is built."""
+
+    SECTION: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        problems = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            allowed, value = f.metadata.get("range"), getattr(self, f.name)
+            if allowed is not None and not allowed.holds(value):
+                problems.append(f"{self.SECTION}.{f.name} must be {allowed.says}, got {value!r}")
+        if problems:
+            raise ParamsError("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -103,38 +149,48 @@ class ValidateParams:
 
 
 @dataclass(frozen=True)
-class CropParams:
-    size: int = 256
-    sheet_count: int = 48
+class CropParams(_Checked):
+    SECTION: ClassVar[str] = "crop"
+
+    size: int = setting(256, at_least(1))  # side of the square crops, in pixels
+    sheet_count: int = setting(48, at_least(0))  # crops on the contact sheet
 
 
 @dataclass(frozen=True)
-class AugmentParams:
+class AugmentParams(_Checked):
+    SECTION: ClassVar[str] = "augment"
+
     seed: int = 0
-    copies: int = 1
-    flip_p: float = 0.5
-    rotate_deg: float = 3.0
-    rotate_p: float = 0.3
-    scale: float = 0.05
-    scale_p: float = 0.3
-    brightness: float = 0.15
-    contrast: float = 0.15
-    saturation: float = 0.15
-    hue: float = 0.02
-    jitter_p: float = 0.5
+    copies: int = setting(1, at_least(0))  # augmented copies per crop; 0 = none
+    flip_p: float = setting(0.5, fraction())
+    rotate_deg: float = setting(3.0, Range("from 0 to 180", lambda v: 0 <= v <= 180))
+    rotate_p: float = setting(0.3, fraction())
+    scale: float = setting(0.05, fraction(below_one=True))  # zoom by up to 1 +- scale
+    scale_p: float = setting(0.3, fraction())
+    brightness: float = setting(0.15, fraction())  # factor 1 +- brightness
+    contrast: float = setting(0.15, fraction())
+    saturation: float = setting(0.15, fraction())
+    hue: float = setting(0.02, Range("from 0 to 0.5", lambda v: 0 <= v <= 0.5))  # of the circle
+    jitter_p: float = setting(0.5, fraction())
 
 
 @dataclass(frozen=True)
-class ShardParams:
-    val_fraction: float = 0.2
-    shard_size: int = 1000
+class ShardParams(_Checked):
+    SECTION: ClassVar[str] = "shard"
+
+    val_fraction: float = setting(0.2, fraction(below_one=True))  # of the students
+    shard_size: int = setting(1000, at_least(1))  # samples per tar file
     seed: int = 0
 
 
 @dataclass(frozen=True)
-class TrainParams:
+class TrainParams(_Checked):
     """A real run's defaults (DCGAN 64 x 64, the PyTorch example's optimiser); pipeline/train.py
-    says what the stage writes. The demo's params.yaml shrinks them to train on a CPU in seconds."""
+    says what the stage writes. The demo's params.yaml shrinks them to train on a CPU in seconds.
+    The model, its sizes, the loss and DiffAugment's policy are checked by the networks, losses
+    and augmentations that define them (pipeline/gan/), when the run is set up."""
+
+    SECTION: ClassVar[str] = "train"
 
     model: str = "dcgan"  # mlp (vanilla) | dcgan | cdcgan (conditioned on the attributes)
     resolution: int = 64  # power of two, 16..256
@@ -144,34 +200,40 @@ class TrainParams:
     loss: str = "bce"  # bce (the seeds') | hinge
     spectral_norm: bool = False  # in the discriminator (drops its BatchNorm)
     diffaugment: str = "color,translation,cutout"  # "" = off
-    ema_decay: float = 0.999  # moving average of G's weights; 0 = off
-    steps: int = 20000  # optimiser steps (one D and one G update each)
-    batch_size: int = 64  # global: split across torchrun processes
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    log_every: int = 100  # steps between logged means (and host synchronisations)
-    checkpoint_every: int = 1000  # steps between atomic checkpoints
+    ema_decay: float = setting(0.999, Range("in [0, 1) (0 = off)", lambda v: 0 <= v < 1))
+    steps: int = setting(20000, at_least(1))  # optimiser steps (one D and one G update each)
+    batch_size: int = setting(64, at_least(1))  # global: split across torchrun processes
+    lr: float = setting(2e-4, POSITIVE)
+    betas: tuple[float, float] = setting((0.5, 0.999), Range(
+        "two numbers in [0, 1)", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v)))
+    log_every: int = setting(100, at_least(1))  # steps between logged means (and host syncs)
+    checkpoint_every: int = setting(1000, at_least(1))  # steps between atomic checkpoints
     seed: int = 0
-    device: str = "auto"  # auto = cuda when there is one (cuda:LOCAL_RANK under torchrun)
+    device: str = setting("auto", DEVICE)  # auto = cuda if there is one (cuda:LOCAL_RANK, torchrun)
 
 
 @dataclass(frozen=True)
-class EvaluateParams:
+class EvaluateParams(_Checked):
     """pipeline/evaluate.py says what each measure means; FID needs 2048 samples per side."""
 
-    samples: int = 10_000  # generated images; FID/KID/IS compare only at equal counts
-    split: str = "val"  # the real set: val (students never trained on) or train
+    SECTION: ClassVar[str] = "evaluate"
+
+    samples: int = setting(10_000, at_least(1))  # generated images; FID/KID/IS at equal counts
+    # the real set: val (students never trained on) or train
+    split: str = setting("val", Range("train or val", lambda v: v in ("train", "val")))
     # torch-fidelity's weights-inception-2015-12-05-6726825d.pth; "" = torch's hub cache or the
     # library's download. Without it FID/KID/IS are recorded as unavailable, with the reason.
     inception_weights: str = ""
     require_fid: bool = False  # true: fail when FID is unavailable or not defined
     seed: int = 0
-    device: str = "auto"  # generator, Inception and MTCNN: auto = cuda when there is one
+    device: str = setting("auto", DEVICE)  # generator, Inception and MTCNN: auto = cuda if any
 
 
 @dataclass(frozen=True)
-class ReportParams:
-    thumb_size: int = 160  # longer side of the thumbnails, in pixels
+class ReportParams(_Checked):
+    SECTION: ClassVar[str] = "report"
+
+    thumb_size: int = setting(160, at_least(1))  # longer side of the thumbnails, in pixels
 
 
 @dataclass(frozen=True)

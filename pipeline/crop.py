@@ -23,7 +23,6 @@ crops as thumbnails).
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import time
@@ -36,23 +35,15 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 from PIL import Image
-from rich.progress import track
 
 from pipeline.config import CropParams
+from pipeline.formats.accepted import LANDMARK_COLUMNS, read_accepted
+from pipeline.formats.crops import CONTACT_SHEET, write_crops_index, write_failures
 from pipeline.images import decode
 from pipeline.io import atomic_path, worker_count
-from pipeline.safe_text import uncell_row
+from pipeline.progress import Progress, no_progress, track
 from pipeline.submissions import read_member
 
-LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-# accepted.csv columns that are not attributes (docs/ARCHITECTURE.md); every other column is one.
-NOT_ATTRIBUTES = frozenset(
-    ["student", "file", "source", "member", "kind", "sha256", "bytes", "format", "width", "height",
-     "face_x1", "face_y1", "face_x2", "face_y2", "face_prob", "yaw", "pitch", "roll"]
-    + [f"{name}_{axis}" for name in LANDMARKS for axis in "xy"]
-)
-INDEX_COLUMNS = ["student", "file", "crop"]
-FAILURE_COLUMNS = ["student", "file", "error"]
 SUPERSAMPLE = 2  # render the quad at this multiple of the output size, then reduce with Lanczos
 SHEET_THUMB = 128
 
@@ -136,7 +127,7 @@ def _soften_padding(out: np.ndarray, matrix: np.ndarray, width: int, height: int
 def landmarks_of(row: dict[str, str]) -> np.ndarray:
     """The 5 landmarks of an accepted.csv row as a 5 x 2 array; CropError when one is missing."""
     try:
-        values = [float(row[f"{name}_{axis}"]) for name in LANDMARKS for axis in "xy"]
+        values = [float(row[column]) for column in LANDMARK_COLUMNS]
     except (KeyError, TypeError, ValueError):
         raise CropError("the row has no usable landmarks (re-run validate)") from None
     lm = np.array(values, dtype=np.float64).reshape(5, 2)
@@ -190,16 +181,14 @@ def _make(row: dict[str, str], submissions_root: Path, size: int,
 
 
 def run_crop(accepted_csv: Path, submissions_root: Path, out_dir: Path, params: CropParams,
-             max_pixels: int, workers: int | None = None) -> dict[str, float]:
+             max_pixels: int, workers: int | None = None,
+             progress: Progress = no_progress) -> dict[str, float]:
     """Crop every photo of accepted.csv into `out_dir` (replaced as a whole when done).
 
     A photo that cannot be read or cropped is listed in failures.csv; the others go on.
     `workers`: threads (default: one per core). Returns counts and throughput for metrics.
     """
-    if not Path(accepted_csv).is_file():
-        raise CropError(f"{accepted_csv} does not exist; run the validate stage first")
-    rows = _read_rows(Path(accepted_csv))
-    attribute_columns = [c for c in (rows[0] if rows else {}) if c not in NOT_ATTRIBUTES]
+    attribute_columns, rows = read_accepted(Path(accepted_csv))
     out_dir = Path(out_dir)
     index: list[dict[str, str]] = []
     failures: list[dict[str, str]] = []
@@ -210,8 +199,8 @@ def run_crop(accepted_csv: Path, submissions_root: Path, out_dir: Path, params: 
                    max_pixels=max_pixels)
     with atomic_path(out_dir) as tmp, ThreadPoolExecutor(workers or worker_count()) as pool:
         tmp.mkdir(parents=True)
-        for row, made in track(zip(rows, pool.map(make, rows), strict=True), total=len(rows),
-                               description="crop", transient=True):
+        for row, made in track(zip(rows, pool.map(make, rows), strict=True), progress, "crop",
+                               len(rows)):
             student, file = row.get("student", ""), row.get("file", "")
             try:
                 rel = PurePosixPath(student) / crop_name(file)
@@ -234,9 +223,9 @@ def run_crop(accepted_csv: Path, submissions_root: Path, out_dir: Path, params: 
             if len(sheet) < params.sheet_count:
                 sheet.append(made.thumb)
         seconds = time.perf_counter() - start
-        _write_csv(tmp / "index.csv", INDEX_COLUMNS + attribute_columns, index)
-        _write_csv(tmp / "failures.csv", FAILURE_COLUMNS, failures)
-        contact_sheet(sheet).save(tmp / "contact_sheet.png", format="PNG")
+        write_crops_index(tmp, index, attribute_columns)
+        write_failures(tmp, failures)
+        contact_sheet(sheet).save(tmp / CONTACT_SHEET, format="PNG")
     return {
         "photos": len(rows),
         "crops": len(index),
@@ -258,14 +247,6 @@ def contact_sheet(thumbs: Sequence[Image.Image]) -> Image.Image:
     return sheet
 
 
-def read_index(crops_dir: Path) -> list[dict[str, str]]:
-    """The rows of a crops (or augmented) folder's index.csv."""
-    path = Path(crops_dir) / "index.csv"
-    if not path.is_file():
-        raise CropError(f"{path} does not exist; run the stage that writes {crops_dir} first")
-    return _read_rows(path)
-
-
 def _long_side(row: dict[str, str]) -> int | None:
     try:
         return max(int(row["width"]), int(row["height"]))
@@ -279,15 +260,3 @@ def _message(exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError):
         return f"{exc.filename} was not found (was the submission changed after validate?)"
     return str(exc) or type(exc).__name__
-
-
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [uncell_row(r) for r in csv.DictReader(fh)]  # accepted.csv's cells, undone
-
-
-def _write_csv(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, columns)
-        writer.writeheader()
-        writer.writerows(rows)

@@ -3,10 +3,14 @@
 Reads the generator (`models/generator.pt`), the shards' `index.json` and the shards of
 `evaluate.split` (the real set, val by default: students the generator never saw) and of train
 (for the memorization check; only the crops themselves, copy 0, not their augmented copies).
-Writes `metrics/evaluate.json`, `reports/samples.png` (the first SAMPLE_GRID generated images)
-and `reports/memorization/` (side-by-side PNGs of flagged near-copies, `pairs.json`).
+Writes, to the paths it is given, the metrics (`metrics/evaluate.json`), a grid of the first
+SAMPLE_GRID generated images (`reports/samples.png`) and the memorization folder
+(`reports/memorization/`: side-by-side PNGs of flagged near-copies, `pairs.json`).
 
-Measures, each next to the conventions that change it:
+Measures, each a function registered by name (`register_measure`, as StyleGAN2-ADA's
+`metric_main` registers its metrics), run in the order registered through `calc_measure`, which
+times it; each sees one `Context` and returns its part of the metrics. Writing images is not a
+measure's job: `write_images` does it afterwards. Each next to the conventions that change it:
 
 - FID, KID and Inception Score (`pipeline.metrics_fid`) of `evaluate.samples` generated images
   against the real set; null with the reason when Inception's weights cannot be had or when
@@ -21,9 +25,10 @@ Measures, each next to the conventions that change it:
   pixels and Inception features.
 
 All images meet at the model's resolution: the real crops (stored at `crop.size`) are reduced to
-it with PIL's Lanczos filter, the generated ones are used as they come out, quantised to uint8.
-For the conditional model the conditions are drawn (seeded) from the training crops' own
-condition vectors, so the generated set has the attribute mix of the training set.
+it with the shards' one resize (`pipeline.formats.shards.RESIZE`, PIL's Lanczos), the generated
+ones are used as they come out, quantised to uint8. For the conditional model the conditions
+are drawn (seeded) from the training crops' own condition vectors, so the generated set has the
+attribute mix of the training set.
 """
 
 from __future__ import annotations
@@ -31,20 +36,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from pipeline.config import DetectParams, EvaluateParams
 from pipeline.devices import resolve_device
 from pipeline.faces import FaceAnalyzer
-from pipeline.gan.samples import grid_image
-from pipeline.generate import encoding_of, sample, save_png
+from pipeline.formats.common import FormatError
+from pipeline.formats.shards import RESIZE, read_index, read_split
+from pipeline.gan.checkpoint import encoding_of, load_generator
+from pipeline.gan.samples import grid_image, sample, save_png
 from pipeline.io import atomic_path
 from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
 from pipeline.memorization import write_pairs as write_memorization_pairs
@@ -59,22 +65,12 @@ from pipeline.metrics_fid import (
     kernel_distance,
     load_inception,
 )
-from pipeline.shard import read_shards
+from pipeline.progress import Advance, Progress, no_progress
 
 DETECT_SIZE = 160
 DETECT_BATCH = 64
 SAMPLE_GRID = 64
-REAL_RESIZE = "PIL Lanczos"
 UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
-
-# start(description, total) -> advance(n): one progress bar per pass over a set of images
-# (10 000 samples through MTCNN take minutes on a CPU).
-Progress = Callable[[str, int], Callable[[int], None]]
-
-
-def no_progress(description: str, total: int) -> Callable[[int], None]:
-    return lambda n=1: None
-
 
 class EvaluateError(ValueError):
     """The stage cannot run as configured; the message says what to change."""
@@ -92,38 +88,25 @@ class RealSet:
 
 
 def load_split(shards_dir: Path, split: str, resolution: int) -> RealSet:
-    """The original crops (copy 0) of `split`, reduced to `resolution` with REAL_RESIZE."""
-    shards_dir = Path(shards_dir)
-    index_path = shards_dir / "index.json"
+    """The original crops (copy 0) of `split`, reduced to `resolution` with the shards' RESIZE."""
     try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-        info = index["splits"][split]
-    except FileNotFoundError:
-        raise EvaluateError(f"{index_path} does not exist; run the shard stage first") from None
-    except (KeyError, TypeError, json.JSONDecodeError):
-        raise EvaluateError(f"{index_path} has no split {split!r} (evaluate.split must be "
-                            "train or val); re-run the shard stage") from None
-    if not info.get("originals"):
-        note = index.get("note", "")
-        raise EvaluateError(f"the {split} split has no crops{': ' + note if note else ''}; "
-                            "set evaluate.split to a split that has some")
-    images, keys, conditions, sizes = [], [], [], set()
-    for _, image, meta in read_shards(shards_dir / name for name in info["shards"]):
-        if int(meta.get("copy", 0)) != 0:
-            continue
-        sizes.add(image.size)
-        if image.size != (resolution, resolution):
-            image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
-        images.append(torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1))
-        keys.append(f"{meta.get('student', '?')}/{meta.get('file', '?')}")
-        conditions.append(meta.get("condition"))
-    has_conditions = all(c is not None for c in conditions)
+        index = read_index(shards_dir)
+        info = index.split(split)
+        if not info.get("originals"):
+            note = index.note
+            raise EvaluateError(f"the {split} split has no crops{': ' + note if note else ''}; "
+                                "set evaluate.split to a split that has some")
+        crops = read_split(index, split, resolution, originals_only=True)
+    except FormatError as exc:
+        raise EvaluateError(str(exc)) from None
+    keys = [f"{s}/{f}" for s, f in zip(crops.students, crops.files, strict=True)]
+    has_conditions = all(c is not None for c in crops.conditions)
     return RealSet(
-        images=torch.stack(images),
+        images=torch.from_numpy(crops.images).permute(0, 3, 1, 2).contiguous(),
         keys=keys,
-        conditions=torch.tensor(conditions, dtype=torch.float32) if has_conditions else None,
-        stored_size=max(s[0] for s in sizes),
-        students=len({k.split("/")[0] for k in keys}),
+        conditions=torch.tensor(crops.conditions, dtype=torch.float32) if has_conditions else None,
+        stored_size=crops.stored_size,
+        students=len(set(crops.students)),
     )
 
 
@@ -138,7 +121,7 @@ class Detection:
 
 
 def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer,
-                 advance: Callable[[int], None] | None = None) -> Detection:
+                 advance: Advance | None = None) -> Detection:
     """The validator's detector on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px
     (bilinear): the fraction with a face above its probability limit, and the mean absolute
     pose of the largest face in each. `advance(n)` after each batch."""
@@ -160,18 +143,137 @@ def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer,
     return Detection(round(found / len(images), 6), len(images), found, *means)
 
 
-def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
-                   train: RealSet, params: EvaluateParams, detect: DetectParams, reports_dir: Path,
-                   inception: Inception, split: str | None = None,
-                   progress: Progress = no_progress) -> dict[str, Any]:
-    """Every measure of the module docstring for one generator; writes the report images and
-    returns the metrics (as `metrics/evaluate.json` holds them)."""
-    timing: dict[str, float] = {}
+@dataclass
+class Context:
+    """What every measure sees (StyleGAN2-ADA's MetricOptions): the generated and real images,
+    the settings, and what an earlier measure leaves for a later one."""
+
+    fake: torch.Tensor  # uint8 N x 3 x R x R, generated
+    real: RealSet
+    train: RealSet
+    params: EvaluateParams
+    detect: DetectParams
+    inception: Inception
+    device: torch.device
+    conditioned: bool  # the generator was given conditions drawn from the training crops
+    progress: Progress
+    # Inception embeddings (generated, train, mirrored train) for the memorization check
+    spaces: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = field(
+        default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # space -> why it was skipped
+    memorization: Memorization | None = None  # for the pair images
+
+
+Measure = Callable[[Context], dict[str, Any]]
+MEASURES: dict[str, Measure] = {}  # name -> measure, run in the order registered
+
+
+def register_measure(fn: Measure) -> Measure:
+    MEASURES[fn.__name__] = fn
+    return fn
+
+
+def calc_measure(name: str, context: Context, timing: dict[str, float]) -> dict[str, Any]:
+    """The metrics of measure `name`, with the seconds it took put into `timing`."""
     started = time.perf_counter()
-    device = resolve_device(params.device)
-    split = split or params.split
+    result = MEASURES[name](context)
+    timing[name] = time.perf_counter() - started
+    return result
+
+
+@register_measure
+def inception(c: Context) -> dict[str, Any]:
+    """FID, KID and IS against the real set; leaves Inception's embeddings for memorization."""
+    metrics: dict[str, Any] = {}
+    if c.inception.available:
+        assert c.inception.module is not None
+
+        def features(images: torch.Tensor, name: str) -> Any:
+            advance = c.progress(f"Inception features: {name}", len(images))
+            return extract_features(c.inception.module, images, c.device, advance=advance)
+
+        f_real = features(c.real.images, f"{c.params.split} crops")
+        f_fake = features(c.fake, "generated")
+        metrics.update(_inception_metrics(f_real, f_fake, c.params.seed))
+        f_train = f_real if c.train is c.real else features(c.train.images, "train crops")
+        f_mirror = features(mirrored(c.train.images), "mirrored train crops")
+        c.spaces["inception"] = (unit_embedding(f_fake.pool), unit_embedding(f_train.pool),
+                                 unit_embedding(f_mirror.pool))
+    else:
+        metrics.update(_inception_metrics(None, None, c.params.seed))
+        c.unavailable["inception"] = UNAVAILABLE
+    metrics["inception"] = {"available": c.inception.available, "weights": c.inception.source,
+                            "sha256": c.inception.sha256, "reason": c.inception.reason}
+    return metrics
+
+
+@register_measure
+def detection(c: Context) -> dict[str, Any]:
+    """The face detection rate and pose of the generated images, and of the real set."""
+    analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
+    got = detect_faces(c.fake, analyzer, c.progress("Face detection: generated", len(c.fake)))
+    ref = detect_faces(c.real.images, analyzer,
+                       c.progress(f"Face detection: {c.params.split} crops", len(c.real.images)))
+    return {"detection": {
+        "rate": got.rate, "rate_real": ref.rate, "prob_limit": c.detect.face_prob,
+        "faces": got.faces, "faces_real": ref.faces,
+        "mean_abs_yaw": got.mean_abs_yaw, "mean_abs_pitch": got.mean_abs_pitch,
+        "mean_abs_roll": got.mean_abs_roll, "mean_abs_yaw_real": ref.mean_abs_yaw,
+        "mean_abs_pitch_real": ref.mean_abs_pitch, "mean_abs_roll_real": ref.mean_abs_roll,
+        "upscaled_to": DETECT_SIZE,
+    }}
+
+
+@register_measure
+def memorization(c: Context) -> dict[str, Any]:
+    """The nearest training crop of every generated image, in each space."""
+    c.memorization = check_memorization(c.fake, c.train.images, c.spaces, c.unavailable)
+    return {"memorization": c.memorization.summary()}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, Any]  # as metrics/evaluate.json holds them
+    fake: torch.Tensor
+    memorization: Memorization
+
+
+def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
+                   train: RealSet, params: EvaluateParams, detect: DetectParams,
+                   inception: Inception, progress: Progress = no_progress) -> Evaluation:
+    """Every registered measure, in order, for one generator (writes nothing)."""
+    started = time.perf_counter()
+    device = resolve_device(params.device, "evaluate.device")
+    conditioned = encoding_of(meta) is not None
+    fake = _generate(generator, meta, real, train, params, device, conditioned)
+    context = Context(fake, real, train, params, detect, inception, device, conditioned, progress)
+    timing = {"generate": time.perf_counter() - started}
+    metrics: dict[str, Any] = {
+        "split": params.split,
+        "real_images": len(real.images),
+        "real_students": real.students,
+        "generated_images": len(fake),
+        "train_images": len(train.images),
+        "model": meta.get("model"),
+        "resolution": int(fake.shape[-1]),
+        "seed": params.seed,
+    }
+    for name in MEASURES:
+        metrics.update(calc_measure(name, context, timing))
+    metrics["conventions"] = _conventions(context)
+    timing["total"] = time.perf_counter() - started
+    metrics["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
+    metrics["device"] = str(device)
+    assert context.memorization is not None
+    return Evaluation(metrics, fake, context.memorization)
+
+
+def _generate(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet, train: RealSet,
+              params: EvaluateParams, device: torch.device, conditioned: bool) -> torch.Tensor:
+    """`evaluate.samples` images; a conditional model gets conditions drawn (seeded) from the
+    training crops' own."""
     conditions = None
-    if encoding_of(meta) is not None:
+    if conditioned:
         if train.conditions is None:
             raise EvaluateError("the model is conditional but the training shards carry no "
                                 "condition vectors; re-run the shard stage")
@@ -182,80 +284,24 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
     if fake.shape[1:] != real.images.shape[1:]:
         raise EvaluateError(f"the generator makes {tuple(fake.shape[1:])} images but the real "
                             f"crops were prepared as {tuple(real.images.shape[1:])}")
-    timing["generate"] = time.perf_counter() - started
+    return fake
 
-    metrics: dict[str, Any] = {
-        "split": split,
-        "real_images": len(real.images),
-        "real_students": real.students,
-        "generated_images": len(fake),
-        "train_images": len(train.images),
-        "model": meta.get("model"),
-        "resolution": int(fake.shape[-1]),
-        "seed": params.seed,
-    }
-    t = time.perf_counter()
-    extra_spaces: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-    unavailable: dict[str, str] = {}
-    if inception.available:
-        assert inception.module is not None
 
-        def features(images: torch.Tensor, name: str) -> Any:
-            advance = progress(f"Inception features: {name}", len(images))
-            return extract_features(inception.module, images, device, advance=advance)
-
-        f_real = features(real.images, f"{split} crops")
-        f_fake = features(fake, "generated")
-        metrics.update(_inception_metrics(f_real, f_fake, params.seed))
-        f_train = f_real if train is real else features(train.images, "train crops")
-        f_mirror = features(mirrored(train.images), "mirrored train crops")
-        extra_spaces["inception"] = (unit_embedding(f_fake.pool), unit_embedding(f_train.pool),
-                                     unit_embedding(f_mirror.pool))
-    else:
-        metrics.update(_inception_metrics(None, None, params.seed))
-        unavailable["inception"] = UNAVAILABLE
-    metrics["inception"] = {"available": inception.available, "weights": inception.source,
-                            "sha256": inception.sha256, "reason": inception.reason}
-    timing["inception"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    analyzer = FaceAnalyzer(replace(detect, device=str(device)))
-    got = detect_faces(fake, analyzer, progress("Face detection: generated", len(fake)))
-    ref = detect_faces(real.images, analyzer,
-                       progress(f"Face detection: {split} crops", len(real.images)))
-    face_prob = detect.face_prob
-    metrics["detection"] = {
-        "rate": got.rate, "rate_real": ref.rate, "prob_limit": face_prob,
-        "faces": got.faces, "faces_real": ref.faces,
-        "mean_abs_yaw": got.mean_abs_yaw, "mean_abs_pitch": got.mean_abs_pitch,
-        "mean_abs_roll": got.mean_abs_roll, "mean_abs_yaw_real": ref.mean_abs_yaw,
-        "mean_abs_pitch_real": ref.mean_abs_pitch, "mean_abs_roll_real": ref.mean_abs_roll,
-        "upscaled_to": DETECT_SIZE,
-    }
-    timing["detection"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    memo = check_memorization(fake, train.images, extra_spaces, unavailable)
-    metrics["memorization"] = memo.summary()
-    _write_reports(reports_dir, fake, memo, train)
-    timing["memorization"] = time.perf_counter() - t
-
-    metrics["conventions"] = {
+def _conventions(c: Context) -> dict[str, str]:
+    """What the numbers assume, written next to them."""
+    fake, real, split = c.fake, c.real, c.params.split
+    return {
         **CONVENTIONS,
         "real_set": (f"{split} split: {len(real.images)} original crops (no augmented copies) "
                      f"of {real.students} students, stored at {real.stored_size} px, reduced to "
-                     f"{fake.shape[-1]} px with {REAL_RESIZE}"),
-        "samples": (f"{len(fake)} generated (seed {params.seed}) vs {len(real.images)} real"
-                    + ("; conditions drawn from the training crops' own" if conditions is not None
+                     f"{fake.shape[-1]} px with {RESIZE}"),
+        "samples": (f"{len(fake)} generated (seed {c.params.seed}) vs {len(real.images)} real"
+                    + ("; conditions drawn from the training crops' own" if c.conditioned
                        else "")),
         "detection": (f"the validator's MTCNN settings (validate.detect) on images upscaled "
                       f"bilinearly to {DETECT_SIZE} px; a face counts at probability >= "
-                      f"{face_prob}"),
+                      f"{c.detect.face_prob}"),
     }
-    timing["total"] = time.perf_counter() - started
-    metrics["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
-    metrics["device"] = str(device)
-    return metrics
 
 
 def _inception_metrics(f_real: Any, f_fake: Any, seed: int) -> dict[str, Any]:
@@ -281,13 +327,14 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _write_reports(reports_dir: Path, fake: torch.Tensor, memo: Memorization,
-                   train: RealSet) -> None:
-    reports_dir = Path(reports_dir)
-    save_png(grid_image(fake[:SAMPLE_GRID]), reports_dir / "samples.png")
-    target = reports_dir / "memorization"
-    with atomic_path(target) as tmp:
-        records = write_memorization_pairs(memo, fake, train.images, train.keys, tmp)
+def write_images(evaluation: Evaluation, train: RealSet, samples_png: Path,
+                 memorization_dir: Path) -> None:
+    """The first SAMPLE_GRID generated images as one grid, and the memorization folder: a
+    side-by-side PNG per flagged near-copy and pairs.json (replaced as a whole)."""
+    save_png(grid_image(evaluation.fake[:SAMPLE_GRID]), Path(samples_png))
+    with atomic_path(Path(memorization_dir)) as tmp:
+        records = write_memorization_pairs(evaluation.memorization, evaluation.fake,
+                                           train.images, train.keys, tmp)
         (tmp / "pairs.json").write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
 
 
@@ -305,28 +352,27 @@ def check_require_fid(params: EvaluateParams, inception: Inception, real_count: 
                             f"{params.split} split has {real_count} crops")
 
 
-def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, reports_dir: Path,
-                 params: EvaluateParams, detect: DetectParams,
+def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, samples_png: Path,
+                 memorization_dir: Path, params: EvaluateParams, detect: DetectParams,
                  progress: Progress = no_progress) -> dict[str, Any]:
-    """The stage: load, measure, write `metrics_path` and the report images; returns the
-    metrics. EvaluateError (a message to show, not a traceback) when it cannot run."""
+    """The stage: load, measure, write `metrics_path`, the sample grid and the memorization
+    folder; returns the metrics. EvaluateError (a message to show, not a traceback) when it
+    cannot run."""
     model_path = Path(model_path)
-    if params.samples < 1:
-        raise EvaluateError(f"evaluate.samples must be at least 1, got {params.samples}")
     if not model_path.is_file():
         raise EvaluateError(f"no model at {model_path}; run the train stage first")
-    from pipeline.gan.checkpoint import load_generator
-
     generator, meta = load_generator(model_path)
     resolution = int(meta["resolution"])
     real = load_split(shards_dir, params.split, resolution)
     train = real if params.split == "train" else load_split(shards_dir, "train", resolution)
-    inception = load_inception(params.inception_weights, resolve_device(params.device))
+    inception = load_inception(params.inception_weights,
+                               resolve_device(params.device, "evaluate.device"))
     check_require_fid(params, inception, len(real.images))
-    metrics = evaluate_model(generator, meta, real, train, params, detect, reports_dir,
-                             inception, progress=progress)
-    write_metrics(metrics, Path(metrics_path))
-    return metrics
+    evaluation = evaluate_model(generator, meta, real, train, params, detect, inception,
+                                progress=progress)
+    write_images(evaluation, train, samples_png, memorization_dir)
+    write_metrics(evaluation.metrics, Path(metrics_path))
+    return evaluation.metrics
 
 
 def write_metrics(metrics: dict[str, Any], path: Path) -> None:

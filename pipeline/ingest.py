@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from pipeline.config import IngestParams
-from pipeline.findings import FINDING_COLUMNS, Finding, Severity
+from pipeline.findings import Finding, Severity
+from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestRow
 from pipeline.images import ImageError, read_header, sniff_format
-from pipeline.io import atomic_path, worker_count
-from pipeline.safe_text import cell_row, uncell_row
+from pipeline.io import worker_count
 from pipeline.submissions import (
     TABLE_RULE,
     Entry,
@@ -22,38 +20,6 @@ from pipeline.submissions import (
     discover,
     read_member,
 )
-
-PHOTO = "photo"
-ATTRIBUTES = "attributes"
-
-
-@dataclass(frozen=True)
-class ManifestRow:
-    student: str
-    file: str
-    source: str
-    member: str
-    kind: str  # PHOTO or ATTRIBUTES
-    sha256: str
-    bytes: int
-    format: str
-    width: int | None
-    height: int | None
-
-
-MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
-
-
-@dataclass
-class Manifest:
-    rows: list[ManifestRow]
-    findings: list[Finding]  # what could not be read or was ignored, per student
-
-    @property
-    def students(self) -> list[str]:
-        seen = dict.fromkeys(r.student for r in self.rows)
-        seen.update(dict.fromkeys(f.student for f in self.findings if f.student))
-        return sorted(seen)
 
 
 def ingest(
@@ -133,46 +99,3 @@ def count_files(root: Path, params: IngestParams) -> int:
     """How many files ingest will read (for a progress bar)."""
     submissions, _ = discover(Path(root), params)
     return sum(len(s.photos) + (s.attributes is not None) for s in submissions)
-
-
-def write_manifest(manifest: Manifest, manifest_csv: Path, findings_csv: Path) -> None:
-    with atomic_path(manifest_csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, MANIFEST_COLUMNS)
-        writer.writeheader()
-        for row in manifest.rows:
-            writer.writerow(cell_row(asdict(row)))
-    write_findings(manifest.findings, findings_csv)
-
-
-def read_manifest(manifest_csv: Path, findings_csv: Path) -> Manifest:
-    with Path(manifest_csv).open(newline="", encoding="utf-8") as fh:
-        records = [uncell_row(r) for r in csv.DictReader(fh)]
-        rows = [
-            ManifestRow(
-                r["student"],
-                r["file"],
-                r["source"],
-                r["member"],
-                r["kind"],
-                r["sha256"],
-                int(r["bytes"]),
-                r["format"],
-                int(r["width"]) if r["width"] else None,
-                int(r["height"]) if r["height"] else None,
-            )
-            for r in records
-        ]
-    return Manifest(rows, read_findings(findings_csv))
-
-
-def write_findings(findings: list[Finding], path: Path) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, FINDING_COLUMNS)
-        writer.writeheader()
-        for f in findings:
-            writer.writerow(cell_row(f.as_row()))
-
-
-def read_findings(path: Path) -> list[Finding]:
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        return [Finding.from_row(uncell_row(r)) for r in csv.DictReader(fh)]

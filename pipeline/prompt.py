@@ -21,6 +21,9 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.formats.encoding import ONE_HOT, SCALAR, Encoding
 
 # What a noun (or the "-ed" adjective made from it) lets the words before it describe.
 NOUNS: dict[str, tuple[str, ...]] = {
@@ -94,20 +97,22 @@ class PromptError(ValueError):
 
 
 @dataclass(frozen=True)
-class Vocabulary:
-    """What the conditional model can be asked for: choice columns and number columns."""
+class ModelVocabulary:
+    """What the conditional model can be asked for: the choice and number columns of its
+    condition encoding (not `pipeline.attributes.Vocabulary`, the vocabulary students fill in,
+    which also has free text)."""
 
     choices: Mapping[str, tuple[str, ...]]  # column -> allowed values
     numbers: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # column -> range
 
     @classmethod
-    def from_encoding(cls, encoding: object) -> Vocabulary:
-        """From a `pipeline.shard.Encoding` (or its JSON form, as stored with the model)."""
-        blocks = (encoding["blocks"] if isinstance(encoding, Mapping)
-                  else [vars(b) for b in encoding.blocks])  # type: ignore[attr-defined]
-        choices = {b["column"]: tuple(b["values"]) for b in blocks if b["kind"] == "one_hot"}
-        numbers = {b["column"]: (float(b["low"]), float(b["high"]))
-                   for b in blocks if b["kind"] == "scalar"}
+    def from_encoding(cls, encoding: Encoding | Mapping[str, Any]) -> ModelVocabulary:
+        """From an Encoding, or its JSON form as stored with the model."""
+        if not isinstance(encoding, Encoding):
+            encoding = Encoding.from_json(encoding)
+        choices = {b.column: b.values for b in encoding.blocks if b.kind == ONE_HOT}
+        numbers = {b.column: (float(b.low), float(b.high)) for b in encoding.blocks
+                   if b.kind == SCALAR}
         return cls(choices, numbers)
 
     @property
@@ -133,7 +138,7 @@ class PromptResult:
     notes: tuple[str, ...] = ()  # ambiguities and conflicts, one sentence each
 
 
-def parse_prompt(text: str, vocabulary: Vocabulary) -> PromptResult:
+def parse_prompt(text: str, vocabulary: ModelVocabulary) -> PromptResult:
     """Map the words of `text` onto `vocabulary` (see the module docstring for the rules)."""
     return _Parser(vocabulary).run(text)
 
@@ -149,7 +154,7 @@ def describe(result: PromptResult) -> list[str]:
     return lines
 
 
-def parse_attrs(items: Iterable[str], vocabulary: Vocabulary) -> dict[str, str]:
+def parse_attrs(items: Iterable[str], vocabulary: ModelVocabulary) -> dict[str, str]:
     """`column=value` pairs -> attributes; PromptError naming the allowed columns or values."""
     out: dict[str, str] = {}
     for item in items:
@@ -190,7 +195,7 @@ def _tokens(text: str) -> list[str]:
 
 
 class _Parser:
-    def __init__(self, vocabulary: Vocabulary):
+    def __init__(self, vocabulary: ModelVocabulary):
         self.vocab = vocabulary
         self.attributes: dict[str, str] = {}
         self.understood: list[Understood] = []

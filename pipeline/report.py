@@ -28,27 +28,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-from rich.progress import track
 
 from pipeline.config import ReportParams
-from pipeline.findings import FINDING_COLUMNS, Finding, Severity
+from pipeline.findings import Finding, Severity
+from pipeline.formats.accepted import read_accepted
+from pipeline.formats.common import FormatError
+from pipeline.formats.findings import read_findings
+from pipeline.formats.manifest import PHOTO, ManifestRow, read_manifest_rows
 from pipeline.images import ImageError, decode
 from pipeline.io import atomic_path, worker_count
-from pipeline.safe_text import uncell_row
+from pipeline.progress import Progress, no_progress, track
 from pipeline.submissions import SubmissionError, read_member
 
 THUMB_QUALITY = 80  # JPEG quality of thumbnails: faces stay recognisable at a third of q95's size
 # Photos, and findings of each kind, shown per student: over twice the 40 photos a course asks
 # for, and a page of 40 × 100 thumbnails still opens quickly.
 MAX_SHOWN = 100
-MANIFEST_REQUIRED = ["student", "file", "source", "member", "width", "height"]
-# accepted.csv: manifest columns, face box, landmarks and pose; every other column is an attribute.
-NOT_ATTRIBUTES = {
-    "student", "file", "source", "member", "kind", "sha256", "bytes", "format", "width", "height",
-    "face_x1", "face_y1", "face_x2", "face_y2", "face_prob", "yaw", "pitch", "roll",
-    *(f"{name}_{axis}" for name in
-      ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right") for axis in "xy"),
-}  # fmt: skip
 AGE_COLUMN = "age"
 AGE_BIN = 10  # years per bar of the age histogram
 MAX_CURVE_POINTS = 400  # a curve is drawn from at most this many points (keeps the SVG small)
@@ -95,8 +90,8 @@ class Copy:
 class PhotoView:
     student: str
     file: str
-    width: str
-    height: str
+    width: int | None
+    height: int | None
     accepted: bool
     thumb: Thumb
     findings: list[Finding] = field(default_factory=list)
@@ -202,6 +197,7 @@ def run_report(
     samples: Path | None = None,
     evaluate_metrics: Path | None = None,
     memorization: Path | None = None,
+    progress: Progress = no_progress,
 ) -> Path:
     """Write `out_dir/index.html` and return its path.
 
@@ -213,21 +209,23 @@ def run_report(
     `max_pixels` (validate.max_pixels); a photo that cannot be read or decoded gets a placeholder
     with the reason.
     """
-    _, manifest_rows = _read_csv(Path(manifest), MANIFEST_REQUIRED, "ingest")
-    # the manifest also lists each attribute table (kind "attributes")
-    photo_rows = [r for r in manifest_rows if r.get("kind", "photo") == "photo"]
-    all_findings = _read_findings(Path(findings))
-    accepted_columns, accepted_rows = _read_csv(Path(accepted), ["student", "file"], "validate")
+    try:
+        # the manifest also lists each attribute table (kind "attributes")
+        photo_rows = [r for r in read_manifest_rows(Path(manifest)) if r.kind == PHOTO]
+        all_findings = read_findings(Path(findings))
+        attribute_columns, accepted_rows = read_accepted(Path(accepted))
+    except FormatError as exc:
+        raise ReportError(str(exc)) from None
     metrics, problem = _read_json(Path(validate_metrics))
     if metrics is None:
         raise ReportError(f"{validate_metrics}: {problem}; run the validate stage first")
 
-    thumbs = make_thumbnails(_shown(photo_rows), Path(submissions_root), params, max_pixels)
+    thumbs = make_thumbnails(_shown(photo_rows), Path(submissions_root), params, max_pixels,
+                             progress)
     students = _students(photo_rows, all_findings, accepted_rows, thumbs)
     attribute_findings, attributes_hidden = _capped(
         [f for f in all_findings if f.rule == "attributes"]
     )
-    attribute_columns = [c for c in accepted_columns if c not in NOT_ATTRIBUTES]
     template = _environment().get_template("report.html.j2")
     html = template.render(
         params=params,
@@ -251,37 +249,6 @@ def run_report(
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def _read_csv(
-    path: Path, required: Sequence[str], stage: str
-) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a CSV another stage wrote."""
-    if not path.is_file():
-        raise ReportError(f"{path} does not exist; run the {stage} stage first")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = list(reader.fieldnames or [])
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ReportError(
-                f"{path} has no column {', '.join(missing)}; run the {stage} stage again"
-            )
-        return header, [uncell_row(row) for row in reader]
-
-
-def _read_findings(path: Path) -> list[Finding]:
-    _, rows = _read_csv(path, FINDING_COLUMNS, "validate")
-    out = []
-    for i, r in enumerate(rows, start=2):
-        try:
-            out.append(Finding.from_row(r))
-        except ValueError:
-            raise ReportError(
-                f"{path} line {i}: severity {r['severity']!r} is not one of "
-                f"{', '.join(s.value for s in Severity)}"
-            ) from None
-    return out
 
 
 def _read_json(path: Path | None) -> tuple[dict | None, str]:
@@ -309,15 +276,18 @@ def thumbnail(data: bytes, size: int, max_pixels: int) -> bytes:
 
 
 def make_thumbnails(
-    rows: Iterable[dict[str, str]], root: Path, params: ReportParams, max_pixels: int
+    rows: Iterable[ManifestRow],
+    root: Path,
+    params: ReportParams,
+    max_pixels: int,
+    progress: Progress = no_progress,
 ) -> dict[tuple[str, str], Thumb]:
     """A thumbnail (or a placeholder's reason) per manifest photo, keyed by (student, file)."""
     rows = list(rows)
 
-    def one(row: dict[str, str]) -> Thumb:
-        size = row.get("bytes", "")
+    def one(row: ManifestRow) -> Thumb:
         try:  # no larger than ingest saw it
-            data = read_member(root, row["source"], row["member"], int(size) if size else None)
+            data = read_member(root, row.source, row.member, row.bytes)
         except SubmissionError as exc:
             return Thumb(None, f"cannot be read ({exc})")
         try:
@@ -330,22 +300,21 @@ def make_thumbnails(
 
     # Decoding and JPEG encoding release the GIL, so threads use every core.
     with ThreadPoolExecutor(worker_count()) as pool:
-        thumbs = list(track(pool.map(one, rows), total=len(rows), description="thumbnails",
-                            transient=True))
-    return {(r["student"], r["file"]): t for r, t in zip(rows, thumbs, strict=True)}
+        thumbs = list(track(pool.map(one, rows), progress, "thumbnails", len(rows)))
+    return {(r.student, r.file): t for r, t in zip(rows, thumbs, strict=True)}
 
 
 # ---------------------------------------------------------------- per student
 
 
-def _shown(photo_rows: list[dict[str, str]]) -> list[dict[str, str]]:
+def _shown(photo_rows: list[ManifestRow]) -> list[ManifestRow]:
     """The manifest photos the page shows: each student's first MAX_SHOWN by file name."""
-    rows = sorted(photo_rows, key=lambda r: (r["student"], r["file"]))
+    rows = sorted(photo_rows, key=lambda r: (r.student, r.file))
     seen: Counter = Counter()
     shown = []
     for r in rows:
-        seen[r["student"]] += 1
-        if seen[r["student"]] <= MAX_SHOWN:
+        seen[r.student] += 1
+        if seen[r.student] <= MAX_SHOWN:
             shown.append(r)
     return shown
 
@@ -362,22 +331,22 @@ def _capped(findings: list[Finding]) -> tuple[list[Finding], dict[str, int]]:
 
 
 def _students(
-    photo_rows: list[dict[str, str]],
+    photo_rows: list[ManifestRow],
     findings: list[Finding],
     accepted_rows: list[dict[str, str]],
     thumbs: dict[tuple[str, str], Thumb],
 ) -> list[StudentView]:
-    names = sorted({r["student"] for r in photo_rows} | {f.student for f in findings if f.student})
+    names = sorted({r.student for r in photo_rows} | {f.student for f in findings if f.student})
     views = {s: StudentView(s, f"student-{i}", "") for i, s in enumerate(names, start=1)}
     accepted = {(r["student"], r["file"]) for r in accepted_rows}
     photos: dict[tuple[str, str], PhotoView] = {}
     for r in photo_rows:
-        key = (r["student"], r["file"])
+        key = (r.student, r.file)
         thumb = thumbs.get(key, Thumb(None, "not shown"))
-        view = PhotoView(*key, r["width"], r["height"], key in accepted, thumb)
+        view = PhotoView(*key, r.width, r.height, key in accepted, thumb)
         photos[key] = view
-        views[r["student"]].photos.append(view)
-        views[r["student"]].source = r["source"]
+        views[r.student].photos.append(view)
+        views[r.student].source = r.source
     for r in accepted_rows:
         if r["student"] in views:
             views[r["student"]].accepted += 1

@@ -1,14 +1,14 @@
 """The train stage: shards -> a generator, its training curves, samples and a resumable state.
 
 `run_train` reads the train split (`pipeline.gan.data`), trains (`pipeline.gan.loop`) for
-`train.steps` steps and writes, into the folders it is given:
+`train.steps` steps and writes, to the paths it is given:
 
-- `out_dir/generator.pt`: the generator (the EMA weights when `ema_decay` > 0) with what is
-  needed to rebuild it; `pipeline.gan.checkpoint.load_generator` reads it.
-- `out_dir/checkpoint.pt`: every `checkpoint_every` steps and at the end, atomically: G, D, both
-  optimisers, the EMA, every rank's RNG state, the step, the fingerprint of the settings and
-  data. `resume=True` continues from it when the fingerprint matches (only `steps`,
-  `log_every`, `checkpoint_every` and `device` may differ: raising `steps` and resuming
+- `generator_path` (models/generator.pt): the generator (the EMA weights when `ema_decay` > 0)
+  with what is needed to rebuild it; `pipeline.gan.checkpoint.load_generator` reads it.
+- `checkpoint_path` (models/checkpoint.pt): every `checkpoint_every` steps and at the end,
+  atomically: G, D, both optimisers, the EMA, every rank's RNG state, the step, the fingerprint
+  of the settings and data. `resume=True` continues from it when the fingerprint matches (only
+  `steps`, `log_every`, `checkpoint_every` and `device` may differ: raising `steps` and resuming
   continues a finished run); otherwise the run starts afresh and says why.
 - `plots_dir` (a dvclive folder): the series `g_loss`, `d_loss`, `real_score`, `fake_score`
   (means over every `log_every` steps) and `epoch/g_loss`, ... (means over each epoch), both
@@ -23,9 +23,13 @@ Scores: real_score / fake_score are the mean probability D gives real / generate
 0.5 still means "real"). Both near 0.5 is the equilibrium; real_score near 1 with fake_score near
 0 means D is winning.
 
-Under `torchrun` (WORLD_SIZE > 1) the same call trains with DistributedDataParallel: NCCL on
-GPUs (one per process, cuda:LOCAL_RANK), gloo on CPUs; rank 0 alone logs and writes files;
-all ranks read the shards and the checkpoint, so they must be on a shared file system.
+Under `torchrun` (WORLD_SIZE > 1) the same call trains with DistributedDataParallel
+(`pipeline.devices.join_processes`); rank 0 alone logs and writes files; all ranks read the
+shards and the checkpoint, so they must be on a shared file system.
+
+The run is set up once (`_setup`: data, the model's spec, the trainer with its loss and
+DiffAugment policy, the resumed state), then trained (`_loop`), then measured (`_metrics`) and
+written (`_write`).
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,70 +49,81 @@ import torch.distributed as dist
 from PIL import Image
 
 from pipeline.config import TrainParams, as_dict
+from pipeline.devices import DeviceError, Rank, join_processes, resolve_device
+from pipeline.formats.shards import RESIZE
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_checkpoint, save_checkpoint, save_generator
-from pipeline.gan.data import RESIZE, TrainSet, load_train_set
-from pipeline.gan.diffaugment import parse_policy
-from pipeline.gan.loop import STATS, Rank, Trainer
-from pipeline.gan.losses import get_loss
+from pipeline.gan.data import TrainSet, load_train_set
+from pipeline.gan.loop import STATS, Trainer
 from pipeline.gan.networks import CONDITIONAL, ModelSpec, count_parameters
 from pipeline.gan.samples import grid_image
 from pipeline.io import atomic_path, remove_leftovers
 
 GRID = 64  # images in a sample grid (8 x 8)
-GENERATOR = "generator.pt"
-CHECKPOINT = "checkpoint.pt"
 # Settings that may change between a checkpoint and its resumption.
 RESUMABLE_CHANGES = frozenset({"steps", "log_every", "checkpoint_every", "device"})
 
 __all__ = ["TrainError", "run_train"]
 
 
-def run_train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
-              params: TrainParams, resume: bool = False,
+@dataclass(frozen=True)
+class _Outputs:
+    generator: Path
+    checkpoint: Path
+    metrics: Path
+    plots: Path
+
+
+@dataclass
+class _Run:
+    """One training run, as `_setup` prepared it."""
+
+    params: TrainParams
+    out: _Outputs
+    rank: Rank
+    device: torch.device
+    say: Callable[[str], None]
+    data: TrainSet
+    trainer: Trainer
+    fingerprint: dict[str, Any]
+    resumed_from: int | None
+    logger: _Logger
+    fixed_z: torch.Tensor  # the latent batch every sample grid is drawn from
+    fixed_c: torch.Tensor | None
+    started: float
+
+
+def run_train(shards_dir: Path, generator_path: Path, checkpoint_path: Path, metrics_path: Path,
+              plots_dir: Path, params: TrainParams, resume: bool = False,
               log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Train as the module docstring says; returns the metrics written to `metrics_path`.
 
     TrainError (a ValueError) with an actionable message for bad settings or inputs. `log`
     receives progress lines (rank 0 only; default: stderr).
     """
-    check_params(params)
-    rank, device, owns_group = _setup_device(params.device)
-    say = (log or _stderr) if rank.main else (lambda _: None)
     try:
-        return _train(Path(shards_dir), Path(out_dir), Path(metrics_path), Path(plots_dir),
-                      params, resume, rank, device, say)
+        device = resolve_device(params.device, "train.device")
+    except DeviceError as exc:
+        raise TrainError(str(exc)) from None
+    rank, device, owns_group = join_processes(device)
+    say = (log or _stderr) if rank.main else (lambda _: None)
+    out = _Outputs(Path(generator_path), Path(checkpoint_path), Path(metrics_path), Path(plots_dir))
+    try:
+        run = _setup(Path(shards_dir), out, params, resume, rank, device, say)
+        seconds = _loop(run)
+        metrics = _metrics(run, seconds)
+        if rank.main:
+            _write(run, metrics)
+        return metrics
     finally:
         if owns_group:
             dist.destroy_process_group()
 
 
-def check_params(params: TrainParams) -> None:
-    """TrainError for settings that cannot work, before anything is read or built."""
-    problems = []
-    for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
-        if getattr(params, name) < 1:
-            problems.append(f"train.{name} must be at least 1, got {getattr(params, name)}")
-    if not params.lr > 0:
-        problems.append(f"train.lr must be positive, got {params.lr}")
-    if len(params.betas) != 2 or not all(0 <= b < 1 for b in params.betas):
-        problems.append(f"train.betas must be two numbers in [0, 1), got {list(params.betas)}")
-    if not 0 <= params.ema_decay < 1:
-        problems.append(f"train.ema_decay must be in [0, 1) (0 = off), got {params.ema_decay}")
-    try:
-        get_loss(params.loss)
-        parse_policy(params.diffaugment)
-        ModelSpec(params.model, params.resolution, params.latent_dim, params.g_width,
-                  params.d_width, 1 if params.model in CONDITIONAL else 0).check()
-    except ValueError as exc:
-        problems.append(str(exc))
-    if problems:
-        raise TrainError("; ".join(problems))
-
-
-def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
-           params: TrainParams, resume: bool, rank: Rank, device: torch.device,
-           say: Callable[[str], None]) -> dict[str, Any]:
+def _setup(shards_dir: Path, out: _Outputs, params: TrainParams, resume: bool, rank: Rank,
+           device: torch.device, say: Callable[[str], None]) -> _Run:
+    """The data, the model's spec (built once), the trainer (which parses the loss and the
+    DiffAugment policy), the state to resume from and the logger."""
     started = time.perf_counter()
     data = load_train_set(shards_dir, params.resolution)
     conditional = params.model in CONDITIONAL
@@ -120,20 +135,18 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
     except ValueError as exc:
         raise TrainError(str(exc)) from None
     fingerprint = _fingerprint(params, data)
-    checkpoint_path = out_dir / CHECKPOINT
     if rank.main:  # a run killed while writing left half-written files
-        for name in (CHECKPOINT, GENERATOR):
-            remove_leftovers(out_dir / name)
-    state = _resumable(checkpoint_path, fingerprint, params, device, say) if resume else None
-    resumed_from = None
+        for path in (out.checkpoint, out.generator):
+            remove_leftovers(path)
+    state = _resumable(out.checkpoint, fingerprint, params, device, say) if resume else None
     history: dict[str, Any] = {"window": [0, [0.0] * len(STATS)], "epoch": [0, [0.0] * len(STATS)],
                                "grids": 0, "last_grid": 0, "last": {}}
+    resumed_from = None
     if state is not None:
         trainer.load_state_dict(state)
         resumed_from = trainer.step
         history = state.get("history", history)
-        say(f"train: resuming from step {resumed_from} of {params.steps} ({checkpoint_path})")
-
+        say(f"train: resuming from step {resumed_from} of {params.steps} ({out.checkpoint})")
     say(f"train: {spec.model} {spec.resolution}x{spec.resolution}, {len(data.images)} images "
         f"of {data.students} students, batch {params.batch_size} on {device}"
         f"{' x ' + str(rank.world) + ' processes' if rank.world > 1 else ''}, "
@@ -142,9 +155,17 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
                           generator=torch.Generator().manual_seed(params.seed))
     fixed_c = (data.conditions[torch.arange(GRID) % len(data.conditions)]
                if conditional else None)
-    live = _open_live(plots_dir, resumed_from) if rank.main else None
-    logger = _Logger(live, trainer, params, history, say)
-    loop_start, first_step = time.perf_counter(), trainer.step
+    live = _open_live(out.plots, resumed_from) if rank.main else None
+    return _Run(params, out, rank, device, say, data, trainer, fingerprint, resumed_from,
+                _Logger(live, trainer, params, history, say), fixed_z, fixed_c, started)
+
+
+def _loop(run: _Run) -> float:
+    """Train to `train.steps`, logging, drawing grids and checkpointing on the way; returns the
+    seconds the steps took."""
+    trainer, params, logger = run.trainer, run.params, run.logger
+    history = logger.history
+    loop_start = time.perf_counter()
     while trainer.step < params.steps:
         trainer.train_step()
         step = trainer.step
@@ -155,55 +176,62 @@ def _train(shards_dir: Path, out_dir: Path, metrics_path: Path, plots_dir: Path,
         if final or (epoch_end and step - history["last_grid"] >= params.log_every):
             history["grids"] += 1
             history["last_grid"] = step
-            if rank.main:
-                _log_grid(live, trainer.sample(fixed_z, fixed_c), step,
+            if run.rank.main:
+                _log_grid(logger.live, trainer.sample(run.fixed_z, run.fixed_c), step,
                           keep=final or _power2(history["grids"]))
         if step % params.checkpoint_every == 0 or final:
             checkpoint = trainer.state_dict()  # collective: every rank's RNG state
-            if rank.main:
-                save_checkpoint({**checkpoint, "fingerprint": fingerprint,
-                                 "history": logger.history}, checkpoint_path)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - loop_start
-    images_per_second = (trainer.step - first_step) * params.batch_size / max(seconds, 1e-9)
+            if run.rank.main:
+                save_checkpoint({**checkpoint, "fingerprint": run.fingerprint,
+                                 "history": logger.history}, run.out.checkpoint)
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    return time.perf_counter() - loop_start
 
-    metrics = {
+
+def _metrics(run: _Run, seconds: float) -> dict[str, Any]:
+    """What metrics/train.json holds: the run's facts, the last logged means, the speed."""
+    trainer, spec = run.trainer, run.trainer.spec
+    steps_done = trainer.step - (run.resumed_from or 0)
+    images_per_second = steps_done * run.params.batch_size / max(seconds, 1e-9)
+    return {
         "model": spec.model,
         "resolution": spec.resolution,
         "latent_dim": spec.latent_dim,
         "condition_dim": spec.condition_dim,
         "steps": trainer.step,
         "epochs": round(trainer.step / trainer.steps_per_epoch, 3),
-        "resumed_from": resumed_from,
-        "images": len(data.images),
-        "students": data.students,
-        "stored_size": data.stored_size,
+        "resumed_from": run.resumed_from,
+        "images": len(run.data.images),
+        "students": run.data.students,
+        "stored_size": run.data.stored_size,
         "resize": RESIZE,
-        **{name: round(value, 6) for name, value in history["last"].items()},
+        **{name: round(value, 6) for name, value in run.logger.history["last"].items()},
         "images_per_second": round(images_per_second, 1),
         "train_seconds": round(seconds, 2),
-        "total_seconds": round(time.perf_counter() - started, 2),
-        "device": _device_name(device),
-        "processes": rank.world,
+        "total_seconds": round(time.perf_counter() - run.started, 2),
+        "device": _device_name(run.device),
+        "processes": run.rank.world,
         "precision": trainer.speed.precision,
         "parameters": {"generator": count_parameters(trainer.g),
                        "discriminator": count_parameters(trainer.d)},
         "sampled_with_ema": trainer.ema is not None,
     }
-    if rank.main:
-        save_generator(trainer.sampler(), spec, out_dir / GENERATOR,
-                       data.encoding if conditional else None, trainer.ema is not None,
-                       trainer.step, _jsonable(as_dict(params)))
-        assert live is not None
-        live.log_image("loss_curves.png", _loss_curves(plots_dir))
-        live.end()
-        with atomic_path(metrics_path) as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-        say(f"train: {trainer.step} steps, {images_per_second:.0f} img/s; "
-            f"g_loss {metrics.get('g_loss')}, d_loss {metrics.get('d_loss')}; "
-            f"{out_dir / GENERATOR}")
-    return metrics
+
+
+def _write(run: _Run, metrics: dict[str, Any]) -> None:
+    """generator.pt, the loss curves, the end of the dvclive run and the metrics (rank 0)."""
+    trainer, out = run.trainer, run.out
+    save_generator(trainer.sampler(), trainer.spec, out.generator,
+                   run.data.encoding if trainer.spec.model in CONDITIONAL else None,
+                   trainer.ema is not None, trainer.step, _jsonable(as_dict(run.params)))
+    live = run.logger.live
+    live.log_image("loss_curves.png", _loss_curves(out.plots))
+    live.end()
+    with atomic_path(out.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    run.say(f"train: {trainer.step} steps, {metrics['images_per_second']:.0f} img/s; "
+            f"g_loss {metrics.get('g_loss')}, d_loss {metrics.get('d_loss')}; {out.generator}")
 
 
 class _Logger:
@@ -257,31 +285,6 @@ class _Logger:
 
 
 # ---------------------------------------------------------------------- setup
-
-
-def _setup_device(preference: str) -> tuple[Rank, torch.device, bool]:
-    """This process's rank and device; joins the torchrun group when WORLD_SIZE > 1."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    try:
-        wanted = torch.device("cuda" if preference == "auto" else preference)
-    except RuntimeError:
-        raise TrainError(f"train.device must be auto, cpu, cuda or cuda:N, got {preference!r}"
-                         ) from None
-    if wanted.type == "cuda" and not torch.cuda.is_available():
-        if preference != "auto":
-            raise TrainError(f"train.device is {preference} but no GPU is visible; use auto or "
-                             "cpu")
-        wanted = torch.device("cpu")
-    if world <= 1:
-        return Rank(), wanted, False
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    device = torch.device("cuda", local) if wanted.type == "cuda" else torch.device("cpu")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    owns = not dist.is_initialized()
-    if owns:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Rank(rank, world), device, owns
 
 
 def _fingerprint(params: TrainParams, data: TrainSet) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -13,25 +12,14 @@ from pathlib import Path
 from pipeline.attributes import Vocabulary, check_student_attributes
 from pipeline.config import ValidateParams
 from pipeline.findings import Finding, Severity
-from pipeline.ingest import ATTRIBUTES, PHOTO, Manifest, write_findings
+from pipeline.formats.accepted import write_accepted
+from pipeline.formats.findings import write_findings
+from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest
 from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.rules import judge_class, judge_photo, rule_ids
-from pipeline.safe_text import cell_row
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
 
-LANDMARKS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-FACE_COLUMNS = [
-    "face_x1",
-    "face_y1",
-    "face_x2",
-    "face_y2",
-    "face_prob",
-    *[f"{name}_{axis}" for name in LANDMARKS for axis in "xy"],
-    "yaw",
-    "pitch",
-    "roll",
-]
 SUMMARY_KEYS = ("photos", "accepted", "errors", "warnings")
 
 
@@ -162,56 +150,10 @@ def write_outputs(
 ) -> None:
     write_findings(result.findings, findings_csv)
     by_key = {(r.student, r.file): r for r in result.manifest.rows}
-    columns = [
-        "student",
-        "file",
-        "source",
-        "member",
-        "sha256",
-        "bytes",
-        "format",
-        "width",
-        "height",
-        *FACE_COLUMNS,
-        *result.attribute_columns,
-    ]
-    with atomic_path(accepted_csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, columns)
-        writer.writeheader()
-        for ph in result.accepted():
-            r = by_key[(ph.student, ph.file)]
-            row = {
-                "student": r.student,
-                "file": r.file,
-                "source": r.source,
-                "member": r.member,
-                "sha256": r.sha256,
-                "bytes": r.bytes,
-                "format": r.format,
-                "width": r.width,
-                "height": r.height,
-            }
-            row.update(face_columns(ph))
-            row.update(result.attributes.get((ph.student, ph.file), {}))
-            writer.writerow(cell_row(row))
+    photos = []
+    for ph in result.accepted():
+        key = (ph.student, ph.file)
+        photos.append((by_key[key], ph.main_face, result.attributes.get(key, {})))
+    write_accepted(accepted_csv, photos, result.attribute_columns)
     with atomic_path(metrics_json) as tmp:
         tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")
-
-
-def face_columns(ph: Photo) -> dict[str, float]:
-    face = ph.main_face
-    assert face is not None
-    row = dict(
-        zip(
-            ["face_x1", "face_y1", "face_x2", "face_y2"],
-            (round(v, 2) for v in face.box),
-            strict=True,
-        )
-    )
-    row["face_prob"] = round(face.prob, 4)
-    for name, (x, y) in zip(LANDMARKS, face.landmarks, strict=True):
-        row[f"{name}_x"], row[f"{name}_y"] = round(x, 2), round(y, 2)
-    row.update(
-        yaw=round(face.pose.yaw, 2), pitch=round(face.pose.pitch, 2), roll=round(face.pose.roll, 2)
-    )
-    return row

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pipeline.augment import Recipe, apply_recipe, copy_seed, draw_recipe, run_augment
 from pipeline.config import AugmentParams
-from pipeline.crop import INDEX_COLUMNS
+from pipeline.formats.crops import INDEX_COLUMNS
 
 STRONG = AugmentParams(seed=7, copies=2, flip_p=0.5, rotate_deg=3.0, rotate_p=1.0, scale=0.05,
                        scale_p=1.0, jitter_p=1.0)

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.config import Params, ParamsError, load_params
+from pipeline.config import Params, ParamsError, TrainParams, load_params
 from tests.conftest import ROOT
 
 
@@ -36,3 +36,32 @@ def test_wrong_types_are_errors(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ParamsError, match=match):
         load_params(path)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("crop:\n  size: 0\n", r"crop\.size must be at least 1, got 0"),
+        ("augment:\n  copies: -1\n", r"augment\.copies must be at least 0, got -1"),
+        ("augment:\n  flip_p: 1.5\n", r"augment\.flip_p must be from 0 to 1, got 1.5"),
+        ("shard:\n  val_fraction: 1.0\n", r"shard\.val_fraction must be at least 0 and below 1"),
+        ("shard:\n  shard_size: 0\n", r"shard\.shard_size must be at least 1"),
+        ("train:\n  lr: 0\n", r"train\.lr must be above 0, got 0"),
+        ("train:\n  betas: [0.5, 1.0]\n", r"train\.betas must be two numbers in \[0, 1\)"),
+        ("train:\n  device: tpu\n", r"train\.device must be auto, cpu, cuda or cuda:N, got 'tpu'"),
+        ("evaluate:\n  split: test\n", r"evaluate\.split must be train or val, got 'test'"),
+        ("evaluate:\n  samples: 0\n", r"evaluate\.samples must be at least 1"),
+        ("report:\n  thumb_size: 0\n", r"report\.thumb_size must be at least 1"),
+    ],
+)
+def test_values_out_of_range_are_errors_naming_key_range_and_value(tmp_path, text, match):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match=match):
+        load_params(path)
+
+
+def test_every_range_problem_of_a_section_is_named_at_once():
+    with pytest.raises(ParamsError, match=r"train\.steps must be .*; train\.batch_size must be"):
+        TrainParams(steps=0, batch_size=0)
+    assert TrainParams(device="cuda:1").device == "cuda:1"

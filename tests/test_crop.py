@@ -14,7 +14,9 @@ from facenet_pytorch import MTCNN
 from PIL import Image, ImageOps
 
 from pipeline.config import CropParams
-from pipeline.crop import LANDMARKS, crop_photo, face_quad, read_index, run_crop
+from pipeline.crop import crop_photo, face_quad, run_crop
+from pipeline.formats.accepted import LANDMARKS
+from pipeline.formats.crops import read_crops_index
 
 FACES = Path(__file__).parent / "data" / "faces"
 MAX_PIXELS = 100_000_000
@@ -138,7 +140,7 @@ def test_eyes_land_at_the_same_place_across_photos(cropped, mtcnn):
 
 def test_index_failures_and_sheet(cropped):
     out, summary = cropped["out"], cropped["summary"]
-    index = read_index(out)
+    index = read_crops_index(out)
     assert [(r["student"], r["crop"]) for r in index] == [
         ("alice", "alice/astronaut.png"), ("alice", "alice/tilted.png"),
         ("bob", "bob/biden.png"), ("bob", "bob/kate.png"), ("carol", "carol/sideways.png")]

@@ -15,7 +15,7 @@ from torch import nn
 
 from pipeline.augment import run_augment
 from pipeline.config import AugmentParams, DetectParams, EvaluateParams, ShardParams
-from pipeline.crop import INDEX_COLUMNS, align, face_quad
+from pipeline.crop import align, face_quad
 from pipeline.evaluate import (
     EvaluateError,
     RealSet,
@@ -24,11 +24,14 @@ from pipeline.evaluate import (
     evaluate_model,
     load_split,
     run_evaluate,
+    write_images,
     write_metrics,
 )
 from pipeline.faces import FaceAnalyzer
+from pipeline.formats.crops import INDEX_COLUMNS
+from pipeline.formats.encoding import ONE_HOT, make_encoding
 from pipeline.metrics_fid import Inception
-from pipeline.shard import ONE_HOT, make_encoding, run_shard
+from pipeline.shard import run_shard
 from tests.conftest import FACES
 
 RES = 32
@@ -112,8 +115,10 @@ def test_detection_rate_is_one_on_face_crops_and_zero_on_noise(sets):
 def test_a_copying_generator_is_caught(sets, tmp_path):
     val, train = sets
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
-    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
-                             tmp_path, NO_WEIGHTS)
+    evaluation = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
+                                NO_WEIGHTS)
+    write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization")
+    metrics = evaluation.metrics
     assert metrics["generated_images"] == 12 and metrics["real_images"] == 5
     assert metrics["memorization"]["pixels"]["flagged"] == 12
     assert metrics["memorization"]["pixels32"]["flagged"] == 12
@@ -129,7 +134,9 @@ def test_a_copying_generator_is_caught(sets, tmp_path):
 def test_a_noise_generator_is_not_a_copier_and_not_a_face(sets, tmp_path):
     val, train = sets
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
-    metrics = evaluate_model(Noise(), meta, val, train, PARAMS, DETECT, tmp_path, NO_WEIGHTS)
+    evaluation = evaluate_model(Noise(), meta, val, train, PARAMS, DETECT, NO_WEIGHTS)
+    write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization")
+    metrics = evaluation.metrics
     assert metrics["memorization"]["flagged_any"] == 0
     assert metrics["detection"]["rate"] == 0.0 and metrics["detection"]["rate_real"] == 1.0
     assert json.loads((tmp_path / "memorization" / "pairs.json").read_text()) == []
@@ -169,8 +176,8 @@ def test_feature_based_metrics_are_assembled(sets, tmp_path):
         bars[description] = [total, 0]
         return lambda n=1: bars[description].__setitem__(1, bars[description][1] + n)
 
-    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
-                             tmp_path, fixed, progress=progress)
+    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT, fixed,
+                             progress=progress).metrics
     assert isinstance(metrics["fid"], float) and metrics["fid_note"] is None
     # every pass over images had a bar, and each bar was filled exactly
     assert sorted(bars) == ["Face detection: generated", "Face detection: val crops",
@@ -198,13 +205,11 @@ def test_a_conditional_model_gets_the_training_conditions(sets, tmp_path):
     train_c = dataclasses.replace(train, conditions=conditions)
     meta = {"model": "cdcgan", "resolution": RES, "latent_dim": 4,
             "encoding": encoding.to_json()}
-    evaluate_model(Conditional(train.images), meta, val, train_c, PARAMS, DETECT, tmp_path,
-                   NO_WEIGHTS)
+    evaluate_model(Conditional(train.images), meta, val, train_c, PARAMS, DETECT, NO_WEIGHTS)
     got = torch.cat(seen)
     assert got.shape == (12, 2) and {tuple(r) for r in got.tolist()} <= {(1.0, 0.0), (0.0, 1.0)}
     with pytest.raises(EvaluateError, match="no condition vectors"):
-        evaluate_model(Conditional(train.images), meta, val, train, PARAMS, DETECT, tmp_path,
-                       NO_WEIGHTS)
+        evaluate_model(Conditional(train.images), meta, val, train, PARAMS, DETECT, NO_WEIGHTS)
 
 
 def write_crops(root, crops) -> None:
@@ -265,5 +270,5 @@ def test_require_fid_fails_early_with_the_reason():
 
 def test_run_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(EvaluateError, match="run the train stage"):
-        run_evaluate(tmp_path / "generator.pt", tmp_path, tmp_path / "m.json", tmp_path,
-                     PARAMS, DETECT)
+        run_evaluate(tmp_path / "generator.pt", tmp_path, tmp_path / "m.json",
+                     tmp_path / "samples.png", tmp_path / "memorization", PARAMS, DETECT)

@@ -1,4 +1,5 @@
-"""Sampling, truncation, conditions from words, and the files `facedata generate` writes."""
+"""Sampling (pipeline.gan.samples), truncation, conditions from words, and the files
+`facedata generate` writes."""
 
 from __future__ import annotations
 
@@ -8,16 +9,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pipeline.generate import (
-    GenerateError,
-    generate,
-    generate_with,
-    latents,
-    random_conditions,
-    sample,
-)
+from pipeline.formats.encoding import ONE_HOT, SCALAR, make_encoding
+from pipeline.gan.samples import GenerateError, latents, sample
+from pipeline.generate import generate, generate_with, random_conditions
 from pipeline.prompt import PromptError
-from pipeline.shard import ONE_HOT, SCALAR, make_encoding
 
 LATENT = 8
 ENCODING = make_encoding([

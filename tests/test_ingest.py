@@ -4,7 +4,8 @@ import zipfile
 from PIL import Image
 
 from pipeline.config import IngestParams
-from pipeline.ingest import ATTRIBUTES, PHOTO, ingest, read_manifest, write_manifest
+from pipeline.formats.manifest import ATTRIBUTES, PHOTO, read_manifest, write_manifest
+from pipeline.ingest import ingest
 from tests.conftest import face, jpeg_bytes, write_student
 
 

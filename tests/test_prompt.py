@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.prompt import PromptError, Vocabulary, describe, parse_attrs, parse_prompt
-from pipeline.shard import ONE_HOT, SCALAR, make_encoding
+from pipeline.formats.encoding import ONE_HOT, SCALAR, make_encoding
+from pipeline.prompt import ModelVocabulary, PromptError, describe, parse_attrs, parse_prompt
 
 # The starting vocabulary of docs (DESIGN.md), as the shard stage encodes it.
 CHOICES = {
@@ -27,12 +27,12 @@ CHOICES = {
 }
 ENCODING = make_encoding([*((c, ONE_HOT, v) for c, v in CHOICES.items()),
                           ("age", SCALAR, (1, 100)), ("identification_mark", "text", ())])
-VOCAB = Vocabulary.from_encoding(ENCODING)
+VOCAB = ModelVocabulary.from_encoding(ENCODING)
 
 
 def test_vocabulary_from_the_encoding_and_its_json():
     assert VOCAB.choices == CHOICES and VOCAB.numbers == {"age": (1.0, 100.0)}
-    assert Vocabulary.from_encoding(ENCODING.to_json()) == VOCAB
+    assert ModelVocabulary.from_encoding(ENCODING.to_json()) == VOCAB
     assert "identification_mark" not in VOCAB.columns
 
 
@@ -71,7 +71,7 @@ def test_words_map_onto_the_vocabulary(text, expected):
 
 
 def test_a_synonym_falls_back_to_what_the_vocabulary_has():
-    no_wavy = Vocabulary({**CHOICES, "hair_style": ("short", "long", "curly", "bald")})
+    no_wavy = ModelVocabulary({**CHOICES, "hair_style": ("short", "long", "curly", "bald")})
     assert parse_prompt("wavy hair", no_wavy).attributes == {"hair_style": "curly"}
 
 

@@ -484,7 +484,8 @@ def test_report_of_the_demo_class(tmp_path):
     """The real chain on data/submissions/: ingest and validate write their files, then report."""
     from pipeline.attributes import load_vocabulary
     from pipeline.config import load_params
-    from pipeline.ingest import ingest, write_manifest
+    from pipeline.formats.manifest import write_manifest
+    from pipeline.ingest import ingest
     from pipeline.validate import validate, write_outputs
     from tests.conftest import DEMO, ROOT, SCHEMA
 

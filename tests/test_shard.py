@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 from pathlib import Path
@@ -14,18 +15,10 @@ from PIL import Image
 
 from pipeline.augment import run_augment
 from pipeline.config import AugmentParams, ShardParams
-from pipeline.crop import INDEX_COLUMNS
-from pipeline.shard import (
-    ONE_HOT,
-    SCALAR,
-    Encoding,
-    ShardError,
-    load_encoding,
-    make_encoding,
-    read_shards,
-    run_shard,
-    split_students,
-)
+from pipeline.formats.crops import INDEX_COLUMNS
+from pipeline.formats.encoding import ONE_HOT, SCALAR, Encoding, make_encoding
+from pipeline.formats.shards import read_samples
+from pipeline.shard import ShardError, load_encoding, run_shard, split_students
 
 ENCODING = make_encoding([
     ("eye_colour", ONE_HOT, ("brown", "black", "blue")),
@@ -70,6 +63,13 @@ def stage(tmp_path: Path) -> dict[str, Path]:
 
 def shards_of(out: Path, split: str) -> list[Path]:
     return sorted(out.glob(f"{split}-*.tar"))
+
+
+def read_shards(paths: list[Path]):
+    """(key, RGB image, json metadata) of every sample in the shards, in stored order."""
+    for path in paths:
+        for key, png, meta in read_samples(path):
+            yield key, Image.open(io.BytesIO(png)).convert("RGB"), meta
 
 
 def test_shards_round_trip_exactly(stage):

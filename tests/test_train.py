@@ -2,7 +2,7 @@
 
 Shards are written here in the layout of docs/ARCHITECTURE.md (`<key>.png` + `<key>.json` in
 tar files, index.json, encoding.json) from the portraits in tests/data/faces, with the real
-attribute encoding of pipeline/shard.py.
+attribute encoding of pipeline/formats/encoding.py.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from pipeline.config import TrainParams
+from pipeline.config import ParamsError, TrainParams
+from pipeline.formats.encoding import ONE_HOT, SCALAR, make_encoding
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_generator
 from pipeline.gan.data import load_train_set
 from pipeline.gan.loop import Speed, Trainer
 from pipeline.gan.networks import CONDITIONAL, MODELS, ModelSpec
-from pipeline.shard import ONE_HOT, SCALAR, make_encoding
 from pipeline.train import run_train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,8 +118,9 @@ def shards(tmp_path_factory, crops) -> Path:
 
 def train(shards: Path, out: Path, params: TrainParams, resume: bool = False,
           log: list[str] | None = None) -> dict:
-    return run_train(shards, out / "models", out / "metrics" / "train.json", out / "plots",
-                     params, resume=resume, log=(log.append if log is not None else lambda _: None))
+    return run_train(shards, out / "models" / "generator.pt", out / "models" / "checkpoint.pt",
+                     out / "metrics" / "train.json", out / "plots", params, resume=resume,
+                     log=(log.append if log is not None else lambda _: None))
 
 
 def series(out: Path, name: str) -> list[tuple[int, float]]:
@@ -266,8 +267,8 @@ from pathlib import Path
 from pipeline.config import TrainParams
 from pipeline.train import run_train
 out, shards, params = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
-run_train(shards, out / "models", out / "metrics" / "train.json", out / "plots",
-          TrainParams(**params))
+run_train(shards, out / "models" / "generator.pt", out / "models" / "checkpoint.pt",
+          out / "metrics" / "train.json", out / "plots", TrainParams(**params))
 """
 
 
@@ -362,11 +363,14 @@ def test_bad_inputs_and_settings_are_explained(shards, crops, tmp_path):
         train(broken, tmp_path, tiny())
     for changes, message in (({"resolution": 48}, "power of two"),
                              ({"diffaugment": "colour"}, "did you mean 'color'"),
-                             ({"loss": "wgan"}, "bce, hinge"),
-                             ({"batch_size": 0}, "batch_size must be at least 1"),
-                             ({"device": "tpu"}, "train.device")):
+                             ({"loss": "wgan"}, "bce, hinge")):
         with pytest.raises(TrainError, match=message):
             train(shards, tmp_path, tiny(**changes))
+    # ranges are checked when the settings are built, before the stage is called
+    for changes, message in (({"batch_size": 0}, "batch_size must be at least 1"),
+                             ({"device": "tpu"}, "train.device")):
+        with pytest.raises(ParamsError, match=message):
+            tiny(**changes)
     not_a_model = tmp_path / "generator.pt"
     not_a_model.write_bytes(b"not a checkpoint")
     with pytest.raises(TrainError, match="cannot be read as a generator"):

@@ -9,8 +9,9 @@ from PIL import Image, ImageOps
 
 from pipeline.attributes import load_vocabulary
 from pipeline.config import DetectParams, IngestParams, ValidateParams
+from pipeline.formats.accepted import FACE_COLUMNS
 from pipeline.ingest import ingest
-from pipeline.validate import FACE_COLUMNS, validate, write_outputs
+from pipeline.validate import validate, write_outputs
 from tests.conftest import SCHEMA, face, jpeg_bytes, write_student
 
 

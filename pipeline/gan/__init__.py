@@ -1,7 +1,8 @@
-"""The GAN training stage's parts, one concern per module: `networks`, `losses`, `diffaugment`,
-`data` (shards -> one uint8 tensor), `ema`, `loop` (the training step and its schedule) and
-`checkpoint` (atomic checkpoints, and `generator.pt` with `load_generator`). The stage itself is
-`pipeline.train.run_train`."""
+"""The GAN's parts, one concern per module: `networks`, `losses`, `diffaugment`, `data` (the
+train shards -> one uint8 tensor), `ema`, `loop` (the training step and its schedule),
+`checkpoint` (atomic checkpoints, and `generator.pt` with `load_generator`) and `samples`
+(seeded latents, sampling, grids and PNGs, shared by train, generate and evaluate). The stages
+that use them are `pipeline.train`, `pipeline.generate` and `pipeline.evaluate`."""
 
 
 class TrainError(ValueError):

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from pipeline.formats.encoding import Encoding
 from pipeline.gan import TrainError
 from pipeline.gan.networks import ModelSpec, build_generator
 from pipeline.io import atomic_path
@@ -78,7 +80,7 @@ def load_generator(path: Path, device: torch.device | str = "cpu"
     The module maps `(z, condition | None)` to images in [-1, 1], N x 3 x R x R, where z is
     N x meta["latent_dim"] (standard normal during training) and condition is None for an
     unconditional model, or N x meta["condition_dim"] float vectors laid out as
-    meta["encoding"] says (`pipeline.shard.Encoding.from_json(meta["encoding"])`) for `cdcgan`.
+    meta["encoding"] says (`encoding_of(meta)`) for `cdcgan`.
 
     meta: "model" (mlp | dcgan | cdcgan), "resolution", "latent_dim", "condition_dim",
     "g_width", "d_width", "spectral_norm", "encoding" (dict or None), "ema" (weights are the
@@ -100,6 +102,14 @@ def load_generator(path: Path, device: torch.device | str = "cpu"
     meta = {**saved["spec"], "encoding": saved.get("encoding"), "ema": saved.get("ema"),
             "steps": saved.get("steps"), "train": saved.get("train")}
     return generator.to(device).eval(), meta
+
+
+def encoding_of(meta: Mapping[str, Any]) -> Encoding | None:
+    """The attribute encoding stored with a conditional model, None for an unconditional one."""
+    enc = meta.get("encoding")
+    if enc is None or isinstance(enc, Encoding):
+        return enc
+    return Encoding.from_json(enc)
 
 
 def _load(path: Path, device: torch.device | str, what: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from pipeline.config import TrainParams
+from pipeline.devices import ALONE, Rank
 from pipeline.gan.data import TrainSet
 from pipeline.gan.diffaugment import diff_augment, parse_policy
 from pipeline.gan.ema import EMA
@@ -70,23 +71,11 @@ class Speed:
         return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast]
 
 
-@dataclass(frozen=True)
-class Rank:
-    """Where this process stands in a torchrun job (rank 0 of 1 when alone)."""
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
 class Trainer:
     """Models, optimisers, EMA and the data of one training run, advanced by `train_step`."""
 
     def __init__(self, spec: ModelSpec, params: TrainParams, data: TrainSet,
-                 device: torch.device, rank: Rank = Rank(), speed: Speed | None = None) -> None:
+                 device: torch.device, rank: Rank = ALONE, speed: Speed | None = None) -> None:
         if params.batch_size % rank.world:
             raise ValueError(f"train.batch_size ({params.batch_size}) must be a multiple of the "
                              f"number of processes ({rank.world})")
@@ -293,4 +282,3 @@ class Trainer:
                 torch.cuda.set_rng_state(mine["cuda"].cpu(), self.device)
         else:
             self._seed_noise(self.step)
-
