@@ -115,8 +115,11 @@ def run_class(work: Path, name: str) -> tuple[int, float, float]:
     cwd = work / name
     (cwd / "schemas").mkdir(exist_ok=True)
     shutil.copy(ROOT / "schemas" / "attributes.yaml", cwd / "schemas")
-    script = (f"{FACEDATA} ingest submissions --out-dir out && {FACEDATA} validate submissions "
-              "--manifest out/manifest.csv --out-dir out -f json -o out/audit.json")  # fmt: skip
+    script = (f"{FACEDATA} ingest submissions --manifest out/manifest.csv "
+              f"--findings out/ingest_findings.csv && {FACEDATA} validate submissions "
+              "--manifest out/manifest.csv --ingest-findings out/ingest_findings.csv "
+              "--findings out/findings.csv --accepted out/accepted.csv --metrics out/validate.json "
+              "-f json -o out/audit.json")  # fmt: skip
     start = time.perf_counter()
     done, peak = corpus.with_peak(["sh", "-c", script], cwd, cwd=cwd, capture_output=True,
                                   text=True)  # fmt: skip

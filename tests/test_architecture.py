@@ -55,9 +55,10 @@ def stage_of(module: str) -> str | None:
 
 # docs/ARCHITECTURE.md's layers, bottom first: a module imports its own layer or those below.
 LAYERS = [
-    {"config", "findings", "io", "images", "submissions", "progress", "devices"},
+    {"config", "findings", "io", "images", "submissions", "progress", "devices", "safe_text"},
     {"formats"},
-    {"rules", "measure", "faces", "attributes", "gan", "metrics_fid", "memorization", "prompt"},
+    {"rules", "measure", "faces", "landmarks", "attributes", "gan", "metrics_fid", "memorization",
+     "prompt"},
     STAGES,
     {"cli", "output"},
 ]
@@ -87,7 +88,7 @@ def test_a_stage_imports_no_other_stage(stage):
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("pipeline.formats")))
 def test_formats_stand_on_nothing_but_each_other_and_small_helpers(module):
-    allowed = {"pipeline.formats", "pipeline.io", "pipeline.findings"}
+    allowed = {"pipeline.formats", "pipeline.io", "pipeline.findings", "pipeline.safe_text"}
     outside = {m for m in imports(module) if not m.startswith("pipeline.formats.")} - allowed
     assert not outside, f"{module} imports {sorted(outside)}"
 

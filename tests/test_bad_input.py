@@ -37,7 +37,9 @@ from PIL import Image, ImageOps
 from pipeline.attributes import load_vocabulary
 from pipeline.config import CropParams, ReportParams, ValidateParams, load_params
 from pipeline.crop import run_crop
-from pipeline.ingest import ingest, read_findings, read_manifest
+from pipeline.formats.findings import read_findings
+from pipeline.formats.manifest import read_manifest
+from pipeline.ingest import ingest
 from pipeline.report import run_report
 from pipeline.safe_text import uncell_row
 from pipeline.validate import validate
@@ -119,7 +121,7 @@ def good_photo(variant: int) -> bytes:
         lambda: im.resize((600, 600), Image.Resampling.LANCZOS),
         lambda: ImageOps.mirror(im).resize((640, 640)),
         lambda: im.crop((0, 150, 1200, 1050)),
-        lambda: face("astronaut_collins").resize((700, 700), Image.Resampling.LANCZOS),
+        lambda: face("openface_adams").resize((600, 795), Image.Resampling.LANCZOS),
     ]
     return jpeg_bytes(pictures[variant]())
 
@@ -976,8 +978,11 @@ def class_run(corpus):
     cwd = corpus["together"].parent
     (cwd / "schemas").mkdir(exist_ok=True)
     shutil.copy(SCHEMA, cwd / "schemas" / "attributes.yaml")
-    script = (f"{FACEDATA} ingest submissions --out-dir out && {FACEDATA} validate submissions "
-              "--manifest out/manifest.csv --out-dir out")  # fmt: skip
+    script = (f"{FACEDATA} ingest submissions --manifest out/manifest.csv "
+              f"--findings out/ingest_findings.csv && {FACEDATA} validate submissions "
+              "--manifest out/manifest.csv --ingest-findings out/ingest_findings.csv "
+              "--findings out/findings.csv --accepted out/accepted.csv "
+              "--metrics out/validate.json")  # fmt: skip
     done, peak = with_peak(["sh", "-c", script], cwd, cwd=cwd, timeout=900,
                            capture_output=True, text=True)  # fmt: skip
     findings = read_findings(cwd / "out" / "findings.csv")

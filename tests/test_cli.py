@@ -161,8 +161,10 @@ def test_a_manifest_that_is_not_one_is_a_usage_error(tmp_path):
     cwd = project(tmp_path, 3)
     (cwd / "subs").mkdir()
     (cwd / "manifest.csv").write_text("this,is\nnot,a manifest\n")
-    out = facedata("validate", "subs", "--manifest", "manifest.csv", cwd=cwd)
-    assert out.returncode == 2 and "run `facedata ingest` again" in out.stderr
+    (cwd / "ingest_findings.csv").write_text("this,is\nnot,a findings table\n")
+    out = facedata("validate", "subs", "--manifest", "manifest.csv",
+                   "--ingest-findings", "ingest_findings.csv", cwd=cwd)
+    assert out.returncode == 2 and "run the ingest stage again" in out.stderr
 
 
 @pytest.mark.parametrize(
@@ -171,7 +173,7 @@ def test_a_manifest_that_is_not_one_is_a_usage_error(tmp_path):
         # the measurement cache cannot be made: a file stands where its folder must go
         ["validate", "subs", "--cache-dir", "blocker"],
         # ingest's output folder is a file
-        ["ingest", "subs", "--out-dir", "blocker"],
+        ["ingest", "subs", "--manifest", "blocker/manifest.csv"],
     ],
 )
 def test_an_unexpected_error_is_one_line_a_log_and_exit_3(tmp_path, good_photos, args):
