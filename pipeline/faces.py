@@ -156,7 +156,7 @@ class FaceAnalyzer:
             if min(im.shape[:2]) >= self.params.min_face_size:
                 groups[im.shape].append(i)
         reports: list[FaceReport] = [NO_FACE] * len(images)
-        step = max(1, self.params.batch_size)
+        step = self.params.batch_size  # at least 1: config.py checks it
         for indices in groups.values():
             for start in range(0, len(indices), step):
                 chunk = indices[start:start + step]
