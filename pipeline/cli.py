@@ -230,7 +230,7 @@ def validate(
     from pipeline.formats.manifest import read_manifest
     from pipeline.ingest import count_files
     from pipeline.ingest import ingest as run_ingest
-    from pipeline.output import render_csv, render_json, render_table
+    from pipeline.validate_view import render_csv, render_json, render_table
     from pipeline.validate import validate as run_validate
     from pipeline.validate import write_outputs
 

@@ -60,7 +60,7 @@ LAYERS = [
     {"rules", "measure", "faces", "landmarks", "attributes", "gan", "metrics_fid", "memorization",
      "prompt"},
     STAGES,
-    {"cli", "output"},
+    {"cli", "validate_view"},
 ]
 
 
@@ -101,7 +101,7 @@ def test_the_gan_reaches_no_stage_and_not_the_vocabulary_or_the_crops(module):
 
 def test_only_the_cli_draws_on_the_terminal():
     """Stages report progress through pipeline.progress; rich's bars and consoles are the CLI's
-    (and output.py's, which renders validate's table for it)."""
+    (and validate_view.py's, which renders validate's result for it)."""
     users = set()
     for module, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -110,4 +110,4 @@ def test_only_the_cli_draws_on_the_terminal():
                          else [node.module or ""])
                 if any(n == "rich" or n.startswith("rich.") for n in names):
                     users.add(module)
-    assert users <= {"pipeline.cli", "pipeline.output"}, users
+    assert users <= {"pipeline.cli", "pipeline.validate_view"}, users
