@@ -94,6 +94,12 @@ SchemaOpt = Annotated[
 # The vocabulary this project ships, for running `facedata validate` from another folder.
 PROJECT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "attributes.yaml"
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Per-photo measurement cache.")]
+# Inputs that several commands read, each with one help text.
+SubmissionsOpt = Annotated[Path, typer.Option("--submissions", help="The submissions folder.")]
+AcceptedOpt = Annotated[Path, typer.Option("--accepted", help="accepted.csv from validate.")]
+CropsOpt = Annotated[Path, typer.Option("--crops", help="Crops from the crop stage.")]
+ShardsOpt = Annotated[Path, typer.Option("--shards", help="Shards from the shard stage.")]
+ModelOpt = Annotated[Path, typer.Option("--model", help="Generator from the train stage.")]
 
 
 class Format(StrEnum):
@@ -272,12 +278,8 @@ def stage_errors():
 
 @app.command()
 def crop(
-    accepted: Annotated[Path, typer.Option(help="accepted.csv from validate.")] = Path(
-        "data/interim/accepted.csv"
-    ),
-    submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
-        "data/submissions"
-    ),
+    accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
+    submissions: SubmissionsOpt = Path("data/submissions"),
     out_dir: Annotated[Path, typer.Option(help="Where the crops go.")] = Path(
         "data/processed/crops"
     ),
@@ -296,9 +298,7 @@ def crop(
 
 @app.command()
 def augment(
-    crops: Annotated[Path, typer.Option(help="Crops from the crop stage.")] = Path(
-        "data/processed/crops"
-    ),
+    crops: CropsOpt = Path("data/processed/crops"),
     out_dir: Annotated[Path, typer.Option(help="Where augmented copies go.")] = Path(
         "data/processed/augmented"
     ),
@@ -315,9 +315,7 @@ def augment(
 
 @app.command()
 def shard(
-    crops: Annotated[Path, typer.Option(help="Crops from the crop stage.")] = Path(
-        "data/processed/crops"
-    ),
+    crops: CropsOpt = Path("data/processed/crops"),
     augmented: Annotated[Path, typer.Option(help="Copies from the augment stage.")] = Path(
         "data/processed/augmented"
     ),
@@ -342,18 +340,14 @@ def shard(
 
 @app.command()
 def report(
-    submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
-        "data/submissions"
-    ),
+    submissions: SubmissionsOpt = Path("data/submissions"),
     manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
         "data/interim/manifest.csv"
     ),
     findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
         "data/interim/findings.csv"
     ),
-    accepted: Annotated[Path, typer.Option(help="accepted.csv from validate.")] = Path(
-        "data/interim/accepted.csv"
-    ),
+    accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
     ),
@@ -407,9 +401,7 @@ def report(
 
 @app.command()
 def train(
-    shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
-        "data/processed/shards"
-    ),
+    shards: ShardsOpt = Path("data/processed/shards"),
     generator: Annotated[Path, typer.Option(help="Where the trained generator goes.")] = Path(
         "models/generator.pt"
     ),
@@ -440,12 +432,8 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Option(help="Generator from the train stage.")] = Path(
-        "models/generator.pt"
-    ),
-    shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
-        "data/processed/shards"
-    ),
+    model: ModelOpt = Path("models/generator.pt"),
+    shards: ShardsOpt = Path("data/processed/shards"),
     metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
         "metrics/evaluate.json"
     ),
@@ -483,9 +471,7 @@ def generate(
         Path,
         typer.Option(help="A .png file for one grid, or a folder for single files plus grid.png."),
     ] = Path("reports/generated.png"),
-    model: Annotated[Path, typer.Option(help="Generator from the train stage.")] = Path(
-        "models/generator.pt"
-    ),
+    model: ModelOpt = Path("models/generator.pt"),
     truncation: Annotated[
         float | None,
         typer.Option(

@@ -32,12 +32,8 @@ from pipeline.submissions import (
 )
 
 
-def run_ingest(
-    root: Path,
-    params: IngestParams,
-    progress: Progress = no_progress,
-    files: ManifestFiles | None = None,
-) -> Manifest:
+def run_ingest(root: Path, params: IngestParams, progress: Progress = no_progress,
+               files: ManifestFiles | None = None) -> Manifest:
     """The ingest stage: `ingest`, and with `files` manifest.csv and ingest_findings.csv written
     there (`facedata validate` alone keeps the manifest in memory)."""
     manifest = ingest(root, params, progress)
