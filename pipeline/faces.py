@@ -35,6 +35,10 @@ DENSE_POSE_RANGE = 30.0
 # across photo sizes. 24 px: a face large enough for `face_too_small` has more than that in a
 # 640 px reduction, so faces are shrunk (area-averaged), never enlarged.
 EYE_PIXELS = 24
+# A face found in a photo and one found in its mirror image are the same face when their boxes
+# overlap this much (intersection over union); MTCNN's box moves by up to a tenth of its size
+# between the two, which leaves an overlap of about 0.8.
+MATCH_IOU = 0.5
 # Blur is measured at this eye distance: a Gaussian blur of 0.03 eye distances is then one pixel,
 # the scale at which an edge's width can still be read.
 BLUR_EYE_PIXELS = 32
@@ -144,7 +148,9 @@ class FaceAnalyzer:
 
         `images` are RGB uint8 arrays (H, W, 3), already reduced; `scales[i]` is original pixels
         per pixel of `images[i]`. Photos of equal size go through MTCNN together, `batch_size` at
-        a time (it cannot batch different sizes).
+        a time (it cannot batch different sizes), each with its mirror image: what is measured
+        is a symmetric function of the two (`both_ways`), so that a photo and its mirror image
+        get the same verdict.
         """
         if len(images) != len(scales):
             raise ValueError(f"{len(images)} images but {len(scales)} scales")
@@ -160,23 +166,20 @@ class FaceAnalyzer:
         for indices in groups.values():
             for start in range(0, len(indices), step):
                 chunk = indices[start:start + step]
-                batch = np.stack([np.ascontiguousarray(images[i], dtype=np.uint8) for i in chunk])
+                pictures = [np.ascontiguousarray(images[i], dtype=np.uint8) for i in chunk]
+                batch = np.stack(pictures + [p[:, ::-1] for p in pictures])
                 boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+                n = len(chunk)
                 for j, i in enumerate(chunk):
-                    reports[i] = self._report(images[i], float(scales[i]),
-                                              boxes[j], probs[j], points[j])
+                    found = both_ways(Detections.of(boxes[j], probs[j], points[j]),
+                                      Detections.of(boxes[n + j], probs[n + j], points[n + j]),
+                                      images[i].shape[1])
+                    reports[i] = self._report(images[i], float(scales[i]), found)
         return reports
 
-    def _report(self, image: np.ndarray, scale: float, boxes: Any, probs: Any,
-                points: Any) -> FaceReport:
-        if boxes is None:  # facenet-pytorch's "no face": (None, [None], None)
-            return NO_FACE
-        # With numpy 2 a batch comes back as object arrays; make plain float arrays of them.
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        probs = np.asarray(probs, dtype=np.float64).reshape(-1)
-        points = np.asarray(points, dtype=np.float64).reshape(-1, 5, 2)
-        keep = probs >= self.params.face_prob
-        boxes, probs, points = boxes[keep], probs[keep], points[keep]
+    def _report(self, image: np.ndarray, scale: float, found: Detections) -> FaceReport:
+        keep = found.probs >= self.params.face_prob
+        boxes, probs, points = found.boxes[keep], found.probs[keep], found.points[keep]
         if len(boxes) == 0:
             return NO_FACE
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -193,6 +196,79 @@ class FaceAnalyzer:
                  pose=pose)
             for b, p, lm, pose in zip(boxes, probs, points, poses, strict=True))
         return FaceReport(faces, face_quality(image, dense, scale, followed))
+
+
+@dataclass(frozen=True)
+class Detections:
+    """MTCNN's faces in one image: boxes (n, 4), probabilities (n,), 5 points (n, 5, 2)."""
+
+    boxes: np.ndarray
+    probs: np.ndarray
+    points: np.ndarray
+
+    @classmethod
+    def of(cls, boxes: Any, probs: Any, points: Any) -> Detections:
+        """From what facenet-pytorch returns for one image (None for "no face"; with numpy 2 a
+        batch comes back as object arrays)."""
+        if boxes is None:
+            return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)))
+        return cls(np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+                   np.asarray(probs, dtype=np.float64).reshape(-1),
+                   np.asarray(points, dtype=np.float64).reshape(-1, 5, 2))
+
+    def mirrored(self, width: int) -> Detections:
+        """The same faces in the mirror image of a picture `width` pixels wide: pixel column c
+        becomes (width - 1) - c, and left and right swap (eyes, mouth corners; box edges)."""
+        boxes = np.stack([(width - 1) - self.boxes[:, 2], self.boxes[:, 1],
+                          (width - 1) - self.boxes[:, 0], self.boxes[:, 3]], axis=1)
+        points = self.points[:, [1, 0, 2, 4, 3]].copy()
+        points[..., 0] = (width - 1) - points[..., 0]
+        return Detections(boxes, self.probs, points)
+
+
+def both_ways(photo: Detections, mirror: Detections, width: int) -> Detections:
+    """The faces of a photo as found in it and in its mirror image (`mirror`, in the mirror's
+    pixels), made one symmetric answer: faces are paired by overlap (intersection over union at
+    least MATCH_IOU, best pairs first); a pair's box and points are the mean of the two, its
+    probability the mean of the two, a face found in one image only counting 0 in the other
+    (so a detection at MTCNN's own noise level, found one way only, falls under face_prob).
+    The mirror image's answer is this one mirrored, so no limit can tell them apart."""
+    back = mirror.mirrored(width)
+    overlap = _iou(photo.boxes, back.boxes)
+    pairs, free_a, free_b = [], set(range(len(photo.probs))), set(range(len(back.probs)))
+    for flat in np.argsort(-overlap, axis=None, kind="stable"):
+        i, j = np.unravel_index(flat, overlap.shape)
+        if overlap[i, j] < MATCH_IOU:
+            break
+        if i in free_a and j in free_b:
+            pairs.append((i, j))
+            free_a.discard(i)
+            free_b.discard(j)
+    boxes = [(photo.boxes[i] + back.boxes[j]) / 2 for i, j in pairs]
+    probs = [(photo.probs[i] + back.probs[j]) / 2 for i, j in pairs]
+    points = [(photo.points[i] + back.points[j]) / 2 for i, j in pairs]
+    for source, free in ((photo, free_a), (back, free_b)):
+        for i in sorted(free):
+            boxes.append(source.boxes[i])
+            probs.append(source.probs[i] / 2)
+            points.append(source.points[i])
+    if not boxes:
+        return photo
+    return Detections(np.array(boxes), np.array(probs), np.array(points))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box of `a` with every box of `b` (x1, y1, x2, y2)."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def main_pose(dense: np.ndarray, five: Pose, shape: tuple[int, ...]) -> Pose:
