@@ -107,7 +107,9 @@ class ValidateParams:
     # Attribute-table rows read at most (one per photo is asked); a longer table is reported
     # and not checked, so that its findings cannot flood the outputs.
     max_table_rows: int = 1000
-    grayscale_max_chroma: float = 4.0
+    # Colour beyond a tint (CIELAB units, `pipeline.measure.colourfulness`) at or under which a
+    # photo is black and white or toned monochrome; docs/RULES.md, `grayscale`.
+    grayscale_max_chroma: float = 2.0
     duplicate_max_distance: int = 4
     # Face rules. docs/RULES.md gives each limit's principle, the separation it sits in on real
     # photos and synthetic series, and the calibration table (bench/calibrate.py).
