@@ -147,6 +147,12 @@ class ValidateParams:
     # (talking, laughing, surprise).
     max_smile: float = 1.0
     max_mouth_open: float = 0.15
+    # Eyes (eyelid gap / eye width) and brows (above the eye centres, eye distances): 3 neutral
+    # spreads from a neutral face's 0.335 ± 0.055 and 0.32 ± 0.075 (pipeline/faces.py).
+    min_eyes_open: float = 0.17  # squeezed shut, closed, a wince
+    max_eyes_open: float = 0.50  # opened wide: surprise, fear
+    min_brows: float = 0.095  # drawn down: a frown, a scowl
+    max_brows: float = 0.545  # raised: surprise
     detect: DetectParams = field(default_factory=DetectParams)
 
 

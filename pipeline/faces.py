@@ -27,10 +27,15 @@ from pipeline.landmarks import dense_landmarks, face_frame, head_pose
 # The frontal face model behind `estimate_pose`, in units of the eye distance (see its docstring).
 NOSE_DEPTH = 0.45  # how far the nose tip stands in front of the eyes/mouth-corners plane
 NOSE_LEVEL = 0.58  # frontal nose tip height between the eye line (0) and the mouth line (1)
-# Beyond this yaw or roll (as the 5 MTCNN points read it) dlib's 68-point fit, trained on mostly
-# frontal faces, no longer follows the face (it collapses towards a frontal shape from about
-# 40°); the 5 points speak instead. 30°, beyond `max_turn`: a face switched is rejected anyway.
+# Beyond this yaw (as the 5 MTCNN points read it) dlib's 68-point fit, trained on mostly frontal
+# faces, no longer follows the face's pose (it collapses towards a frontal shape from about
+# 40°); the 5 points speak instead, and the cheeks (one of them turning away) are not compared.
+# 30°, beyond `max_turn`: a face switched is rejected anyway. (Roll needs no such limit: the fit
+# is made on the face turned upright, `pipeline.landmarks.dense_landmarks`.)
 DENSE_POSE_RANGE = 30.0
+# Up to this yaw both mouth corners and both eyes are in view (the far ones go behind the cheek
+# and the nose from about 50°), so the expression is still read.
+EXPRESSION_RANGE = 45.0
 # Quality is measured with the eye distance resampled to this many pixels, so the numbers compare
 # across photo sizes. 24 px: a face large enough for `face_too_small` has more than that in a
 # 640 px reduction, so faces are shrunk (area-averaged), never enlarged.
@@ -53,6 +58,12 @@ DARK, BRIGHT = 8, 247  # luma at or beyond these counts as clipped (JPEG noise k
 # chin, level with the middle of the lips, the mouth 0.80 eye distances wide (50 of 63 mm).
 NEUTRAL_MOUTH = {"corner_height": (0.34, 0.045), "corner_lift": (0.0, 0.04),
                  "width": (0.80, 0.07)}
+# Eyes and brows of a neutral face, measured the same way (medians and robust standard
+# deviations of the same 47 faces): the eyes open 0.335 ± 0.055 of their width (average adult
+# eyes: a fissure 10 mm high and 30 mm wide, 0.33), the brows 0.32 ± 0.075 eye distances above
+# the eye centres (20 of 63 mm). The `expression` limits sit 3 spreads from these.
+NEUTRAL_EYES = (0.335, 0.055)
+NEUTRAL_BROWS = (0.32, 0.075)
 
 
 @dataclass(frozen=True)
@@ -95,12 +106,14 @@ class FaceQuality:
     clipped_dark: float  # fraction of inner-face pixels at or near 0
     clipped_bright: float  # fraction of inner-face pixels at or near 255
     # None where the measure cannot be read: blur on a face with fewer than BLUR_EYE_PIXELS
-    # between the eyes in the reduced photo; cheeks and mouth on a face the 68 points do not
-    # follow (turned or rolled beyond DENSE_POSE_RANGE).
+    # between the eyes in the reduced photo; cheeks on a face turned beyond DENSE_POSE_RANGE,
+    # mouth, eyes and brows beyond EXPRESSION_RANGE.
     edge_width: float | None  # blur: Gaussian sigma of the face's sharpest edges, eye distances
     cheek_ratio: float | None  # median luma of the brighter cheek / the darker cheek (>= 1)
     smile: float | None  # mouth shape against a neutral mouth, neutral spreads (> 0: a smile)
     mouth_open: float | None  # gap between the inner lips / mouth width
+    eyes_open: float | None  # eyelid gap / eye width, both eyes' mean (`eyes_and_brows`)
+    brows: float | None  # brows above the eye centres, eye distances (`eyes_and_brows`)
 
 
 @dataclass(frozen=True)
@@ -185,9 +198,8 @@ class FaceAnalyzer:
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         order = np.argsort(-area, kind="stable")
         boxes, probs, points = boxes[order], probs[order], points[order]
-        dense = dense_landmarks(image, boxes[0])
         five = estimate_pose(points[0])
-        followed = abs(five.yaw) <= DENSE_POSE_RANGE and abs(five.roll) <= DENSE_POSE_RANGE
+        dense = dense_landmarks(image, boxes[0], five.roll)
         poses = [main_pose(dense, five, image.shape), *map(estimate_pose, points[1:])]
         faces = tuple(
             Face(box=tuple(round(float(v) * scale, 2) for v in b), prob=round(float(p), 6),
@@ -195,7 +207,7 @@ class FaceAnalyzer:
                                  for x, y in lm),
                  pose=pose)
             for b, p, lm, pose in zip(boxes, probs, points, poses, strict=True))
-        return FaceReport(faces, face_quality(image, dense, scale, followed))
+        return FaceReport(faces, face_quality(image, dense, scale, abs(five.yaw)))
 
 
 @dataclass(frozen=True)
@@ -272,14 +284,12 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def main_pose(dense: np.ndarray, five: Pose, shape: tuple[int, ...]) -> Pose:
-    """The pose of the 68-point fit (`pipeline.landmarks.head_pose`), except on an axis where the
-    5-point pose `five` reads a yaw or roll beyond DENSE_POSE_RANGE: a profile or a head on its
-    side, where the 68-point fit no longer follows the face."""
+    """The pose of the 68-point fit (`pipeline.landmarks.head_pose`), except its yaw where the
+    5-point pose `five` reads a yaw beyond DENSE_POSE_RANGE: a near profile, where the 68-point
+    fit no longer follows the face."""
     yaw, pitch, roll = head_pose(dense, shape)
     if abs(five.yaw) > DENSE_POSE_RANGE:
         yaw = five.yaw
-    if abs(five.roll) > DENSE_POSE_RANGE:
-        roll = five.roll
     return Pose(yaw, pitch, roll)
 
 
@@ -337,10 +347,10 @@ def estimate_pose(landmarks: Any) -> Pose:
 
 
 def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
-                 followed: bool = True) -> FaceQuality:
+                 yaw: float = 0.0) -> FaceQuality:
     """The measures of one face of an RGB uint8 image from its 68 dense landmarks (in `image`'s
-    pixels; `scale` = original pixels per pixel of `image`; `followed`: whether the 68 points
-    follow the face, see `FaceQuality`).
+    pixels; `scale` = original pixels per pixel of `image`; `yaw`: how far the face is turned,
+    degrees, which decides what can be read, see `FaceQuality`).
 
     - head_length: twice the distance from the eye line to the chin (the eyes sit halfway
       between chin and crown), in original pixels;
@@ -352,13 +362,15 @@ def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
     - brightness, clipped_dark, clipped_bright: mean luma (BT.601) of the inner face
       (`_face_region`) and the fractions at or beyond DARK / BRIGHT;
     - cheek_ratio: `cheek_ratio`;
-    - smile, mouth_open: `mouth_shape`.
+    - smile, mouth_open: `mouth_shape`; eyes_open, brows: `eyes_and_brows`.
     """
     local, eye = face_frame(dense)
     eye = max(eye, 1.0)
     gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
     inner = _face_region(gray, dense, eye).astype(np.float32)
     smile, mouth_open = mouth_shape(local)
+    eyes_open, brows = eyes_and_brows(local)
+    cheeks, seen = abs(yaw) <= DENSE_POSE_RANGE, abs(yaw) <= EXPRESSION_RANGE
     blur = None
     if eye >= BLUR_EYE_PIXELS:
         region = _resampled(gray, dense[np.r_[1:16, 17:27]], eye, BLUR_EYE_PIXELS)
@@ -371,9 +383,11 @@ def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
         clipped_dark=round(float(np.count_nonzero(inner <= DARK)) / n, 5),
         clipped_bright=round(float(np.count_nonzero(inner >= BRIGHT)) / n, 5),
         edge_width=blur,
-        cheek_ratio=_rounded(cheek_ratio(gray, dense, eye), 4) if followed else None,
-        smile=round(smile, 3) if followed else None,
-        mouth_open=round(mouth_open, 4) if followed else None,
+        cheek_ratio=_rounded(cheek_ratio(gray, dense, eye), 4) if cheeks else None,
+        smile=round(smile, 3) if seen else None,
+        mouth_open=round(mouth_open, 4) if seen else None,
+        eyes_open=round(eyes_open, 4) if seen else None,
+        brows=round(brows, 4) if seen else None,
     )
 
 
@@ -443,6 +457,23 @@ def mouth_shape(local: np.ndarray) -> tuple[float, float]:
     }
     smile = np.mean([v / NEUTRAL_MOUTH[k][1] for k, v in towards_smile.items()])
     return float(smile), float((y[66] - y[62]) / width)
+
+
+def eyes_and_brows(local: np.ndarray) -> tuple[float, float]:
+    """(eyes_open, brows) from the 68 points in the face's frame (`face_frame`).
+
+    eyes_open: the gap between the eyelids over the eye's width (corner to corner), each eye the
+    mean of its two lid pairs (points 37-41, 38-40; 43-47, 44-46), both eyes averaged: about a
+    third for an open eye, under a fifth for eyes squeezed or closed, over half for eyes opened
+    wide. brows: how far the brows (points 17-26) sit above the line through the eye centres,
+    in eye distances: raised in surprise, drawn down in a frown or a scowl."""
+    openness = []
+    for a in (36, 42):
+        eye = local[a:a + 6]
+        width = max(float(np.hypot(*(eye[3] - eye[0]))), 1e-6)
+        openness.append((float(np.hypot(*(eye[1] - eye[5]))) + float(np.hypot(*(eye[2] - eye[4]))))
+                        / (2 * width))
+    return float(np.mean(openness)), float(-local[17:27, 1].mean())
 
 
 def _outline_margin(dense: np.ndarray, eye: float, shape: tuple[int, ...]) -> float:

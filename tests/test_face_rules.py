@@ -127,7 +127,8 @@ def test_multiple_faces_ignores_small_background_faces(second, fails):
     main, other = _face(100, 400), _face(700, 400 * second)
     quality = FaceQuality(head_length=800.0, outline_margin=1.0, brightness=130.0,
                           clipped_dark=0.0, clipped_bright=0.0, edge_width=0.03,
-                          cheek_ratio=1.1, smile=0.0, mouth_open=0.0)
+                          cheek_ratio=1.1, smile=0.0, mouth_open=0.0, eyes_open=0.33,
+                          brows=0.32)
     photo = Photo(student="s1", file="p.jpg", sha256="x", bytes=0, format="JPEG", width=1200,
                   height=900, chroma=20.0, phash="0", faces=FaceReport((main, other), quality))
     assert ("multiple_faces" in face_findings(photo)) is fails

@@ -15,6 +15,7 @@ from PIL import Image, ImageFilter, ImageOps
 from pipeline.config import DetectParams
 from pipeline.faces import (
     DENSE_POSE_RANGE,
+    EXPRESSION_RANGE,
     NOSE_DEPTH,
     NOSE_LEVEL,
     FaceAnalyzer,
@@ -253,9 +254,12 @@ def test_edge_width_reads_the_width_of_a_blurred_step():
 
 def test_turned_faces_fall_back_to_the_5_point_pose(analyzer):
     """Beyond DENSE_POSE_RANGE (the cameraman in near profile) the 68 points do not follow the
-    face: the pose is the 5 points', and cheeks and mouth are not read."""
+    face: the pose is the 5 points', the cheeks are not compared, and beyond EXPRESSION_RANGE
+    neither mouth, eyes nor brows are read."""
     report = analyse(analyzer, photo("cameraman_gray"))
     face = report.faces[0]
     assert face.pose.yaw == pytest.approx(estimate_pose(np.array(face.landmarks)).yaw, abs=0.1)
     assert abs(face.pose.yaw) > DENSE_POSE_RANGE
+    assert abs(face.pose.yaw) > EXPRESSION_RANGE
     assert report.quality.smile is None and report.quality.cheek_ratio is None
+    assert report.quality.eyes_open is None and report.quality.brows is None
