@@ -4,12 +4,15 @@ Makes N 4000×3000 JPEGs (12 MP, like a phone camera) by upscaling the real port
 tests/data/faces, then times in one run:
   (a) naive: PIL opens each photo at full size and facenet-pytorch's MTCNN().detect runs on it
       (measured on a subset, since it is slow; the rate is what is compared);
-  (b) ingest + validate cold: empty cache, JPEG draft decode, batched detection;
+  (b) ingest + validate cold: empty cache, JPEG draft decode, batched detection (each photo and
+      its mirror image);
   (c) ingest + validate warm: the same again (the cache is filled; files are only hashed);
 both in process and as whole `facedata validate` commands (which add Python start-up and
 imports), and prints images/second and the ratios. All runs must give identical findings. Last,
-what dlib's 68-point landmarks (part of every cold run) cost per photo: loading the model once,
-and the symmetric fit (`pipeline.landmarks.dense_landmarks`) on each main face.
+what each model costs per photo on the 640 px copies (`model_costs`): MTCNN on the photo alone
+and with its mirror image, and dlib's symmetric 68-point fit on the main face; and the load of
+dlib's model. Run it on a quiet machine (`uptime`): other processes on the 2 cores slow the
+runs unequally.
 
     python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
 """
@@ -114,9 +117,11 @@ def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
     return elapsed, out.stdout
 
 
-def dlib_cost(photos: list[Path]) -> tuple[float, float]:
-    """(seconds to load the 68-point model, seconds per face for the fit), on the 640 px copies
-    the validator measures."""
+def model_costs(photos: list[Path]) -> dict[str, float]:
+    """What each model costs, on the 640 px copies the validator measures: seconds to load
+    dlib's 68-point model, and per photo: MTCNN on the photo alone, MTCNN on the photo and its
+    mirror image (what `FaceAnalyzer.analyse` runs, one batch), and the symmetric 68-point fit
+    of the main face (`pipeline.landmarks.dense_landmarks`)."""
     import numpy as np
 
     from pipeline.config import load_params
@@ -130,17 +135,24 @@ def dlib_cost(photos: list[Path]) -> tuple[float, float]:
     _predictor()
     load = time.perf_counter() - start
     analyzer = FaceAnalyzer(params.detect)
-    faces = []
-    for p in photos:
-        d = decode(p.read_bytes(), max_pixels=params.max_pixels, long_side=params.detect.long_side)
-        pixels = np.asarray(d.image)
-        boxes, _ = analyzer.mtcnn.detect(pixels)
-        if boxes is not None:
-            faces.append((pixels, boxes[0]))
+    pixels = [np.asarray(decode(p.read_bytes(), max_pixels=params.max_pixels,
+                                long_side=params.detect.long_side).image) for p in photos]
+    analyzer.mtcnn.detect(pixels[0][None])  # warm-up: the first call sets up torch
     start = time.perf_counter()
-    for pixels, box in faces:
-        dense_landmarks(pixels, box)
-    return load, (time.perf_counter() - start) / max(len(faces), 1)
+    found = [analyzer.mtcnn.detect(px[None])[0][0] for px in pixels]
+    single = time.perf_counter() - start
+    start = time.perf_counter()
+    for px in pixels:
+        analyzer.mtcnn.detect(np.stack([px, np.ascontiguousarray(px[:, ::-1])]))
+    pair = time.perf_counter() - start
+    faces = [(px, boxes[0]) for px, boxes in zip(pixels, found, strict=True) if boxes is not None]
+    start = time.perf_counter()
+    for px, box in faces:
+        dense_landmarks(px, box)
+    fit = time.perf_counter() - start
+    n = len(pixels)
+    return {"dlib load": load, "MTCNN photo": single / n, "MTCNN photo + mirror": pair / n,
+            "68-point fit": fit / max(len(faces), 1)}
 
 
 def main() -> None:
@@ -152,6 +164,7 @@ def main() -> None:
 
     work = args.workdir
     subs, cache = fresh_class(work, args.photos), work / "cache"
+    load_before = os.getloadavg()[0]
     photos = sorted(subs.rglob("*.jpg"))
 
     t_naive = naive(photos[: args.naive])
@@ -173,7 +186,8 @@ def main() -> None:
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
+        f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}; 1-minute load "
+        f"{load_before:.2f} before the runs, {os.getloadavg()[0]:.2f} after"
     )
     print(f"{'method':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} {'vs naive':>9s}")
     for name, n, t in rows:
@@ -186,10 +200,15 @@ def main() -> None:
         "(in process: ingest + validate, imports done; CLI: the whole command, including "
         "Python start-up and imports)"
     )
-    load, per_face = dlib_cost(photos)
-    print(f"dlib 68-point landmarks: model load {load:.2f} s once per run, "
-          f"{per_face * 1000:.1f} ms per face (two fits, each on the face and its mirror image), "
-          f"{per_face / (t_cold / len(photos)):.1%} of a cold photo's time")
+    cost = model_costs(photos)
+    per_photo = t_cold / len(photos)
+    print(f"a cold photo in process: {per_photo * 1000:.0f} ms; dlib's 68-point model loads in "
+          f"{cost['dlib load']:.2f} s once per run")
+    for what in ("MTCNN photo", "MTCNN photo + mirror", "68-point fit"):
+        print(f"  {what:22s} {cost[what] * 1000:6.1f} ms per photo ({cost[what] / per_photo:.0%} "
+              "of a cold photo)")
+    print("  (the validator runs MTCNN on each photo and its mirror image in one batch, and the "
+          "68-point fit twice, each on the face and its mirror image)")
 
 
 if __name__ == "__main__":

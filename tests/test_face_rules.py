@@ -315,3 +315,17 @@ def test_every_calibration_photo_gets_the_same_verdict_as_its_mirror_image():
         if found[0] != found[1]:
             differ.append((row["file"], sorted(found[0] ^ found[1])))
     assert differ == [], f"findings change with a mirror image: {differ}"
+
+
+@pytest.mark.skipif(not (CALIBRATION / "labels.csv").is_file(),
+                    reason=f"the labelled calibration set is not at {CALIBRATION}")
+def test_closed_eyes_get_the_expression_warning_and_an_open_faced_portrait_does_not():
+    """Two calibration photos read by path: a smiling woman with her eyes closed
+    (insightface_close_eyes.jpeg) is told her eyes are nearly closed; a neutral portrait
+    (openface_adams.jpg) gets no expression warning at all."""
+    files = [photo_file(n, (CALIBRATION / n).read_bytes())
+             for n in ("insightface_close_eyes.jpeg", "openface_adams.jpg")]
+    closed, neutral = (face_findings(ph) for ph in measure_photos(files, PARAMS,
+                                                                   MeasureCache(None, PARAMS)))
+    assert "eyes are nearly closed" in closed["expression"].message
+    assert "expression" not in neutral
