@@ -13,7 +13,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 # 2: dense landmarks (pose, head size, blur, cheeks, mouth) and the photo's tonal range.
 # 3: faces found in the photo and its mirror image; colour beyond a tint; brows, eyes, lips.
 MEASURE_VERSION = 3
-# Photos decoded ahead of the face detector; bounds memory to a few MB per photo.
-CHUNK = 32
+# Photos decoded at a time, one such chunk ahead of the face detector; bounds memory to a few
+# MB per photo. As many as MTCNN takes in one batch (`detect.batch_size`, 16 by default).
+CHUNK = 16
 # Colour is read on the 640 px copy shrunk this many times (area average): JPEG keeps chroma at
 # half resolution and smears it across edges, which in a toned monochrome photo would read as
 # colour that does not follow brightness. Brightness is cut into this many bands.
@@ -193,10 +194,7 @@ def measure_photos(
     if progress:
         progress(len(files) - sum(copies[sha] for sha in todo))
     if todo:
-        from pipeline.faces import FaceAnalyzer  # loads torch and the MTCNN weights
-
-        analyzer = FaceAnalyzer(params.detect)
-        for sha, m in _measure_new(list(todo.values()), params, analyzer, workers):
+        for sha, m in _measure_new(list(todo.values()), params, workers):
             cache.put(sha, m)
             results[sha] = m
             if progress:
@@ -210,12 +208,24 @@ def _photo(f: PhotoFile, m: Measurement) -> Photo:
 
 
 def _measure_new(
-    files: list[PhotoFile], params: ValidateParams, analyzer, workers: int | None = None
+    files: list[PhotoFile], params: ValidateParams, workers: int | None = None
 ) -> Iterator[tuple[str, Measurement]]:
-    # Pillow decodes without holding the GIL
+    """Decode in threads (Pillow does not hold the GIL) one chunk ahead of the face detector:
+    the first chunk decodes while torch, the MTCNN weights and dlib's model load, each next one
+    while the chunk before it is detected."""
+    from pipeline.faces import FaceAnalyzer  # loads torch and the MTCNN weights
+
+    chunks = list(_chunks(files, CHUNK))
     with ThreadPoolExecutor(worker_count(workers)) as pool:
-        for chunk in _chunks(files, CHUNK):
-            decoded = list(pool.map(lambda f: decode_for_measuring(f, params), chunk))
+        def ahead(i: int) -> list[Future[Decoding]]:
+            return [pool.submit(decode_for_measuring, f, params)
+                    for f in (chunks[i] if i < len(chunks) else [])]
+
+        pending = ahead(0)
+        analyzer = FaceAnalyzer(params.detect)
+        for i, chunk in enumerate(chunks):
+            decoded = [job.result() for job in pending]
+            pending = ahead(i + 1)
             ok = [d for d in decoded if d.pixels is not None]
             reports = iter(analyzer.analyse([d.pixels for d in ok], [d.scale for d in ok])
                            if ok else [])
