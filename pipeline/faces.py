@@ -1,5 +1,7 @@
 """Face detection with facenet-pytorch's MTCNN, then the main face's measures from dlib's 68 points.
 
+MTCNN looks at each photo and at its mirror image, and the faces of the two are made one
+symmetric answer (`both_ways`), so that nothing measured depends on which way round a photo is.
 The caller hands in photos already reduced (longer side about `DetectParams.long_side`, EXIF
 orientation applied) together with their scale; everything this module returns about positions
 is in ORIGINAL pixels after EXIF orientation, so the numbers mean the same whatever the reduction.

@@ -7,7 +7,8 @@ README). The 68 points follow the iBUG 300-W layout: jaw 0-16, brows 17-26, nose
 
 A photo and its mirror image must get the same verdict, so the fit is made symmetric: the
 predictor runs on the face and on its mirror image (with the mirrored box), and the two fits,
-the second mirrored back with left and right points swapped, are averaged.
+the second mirrored back with left and right points swapped, are averaged. The face is turned
+upright (by the lean of MTCNN's eye line) before it is fitted, as dlib's training faces are.
 """
 
 from __future__ import annotations
