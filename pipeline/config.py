@@ -120,7 +120,9 @@ class ValidateParams(_Checked):
     # Attribute-table rows read at most (one per photo is asked); a longer table is reported
     # and not checked, so that its findings cannot flood the outputs.
     max_table_rows: int = setting(1000, at_least(1))
-    grayscale_max_chroma: float = setting(4.0, at_least(0))
+    # Colour beyond a tint (CIELAB units, `pipeline.measure.colourfulness`) at or under which a
+    # photo is black and white or toned monochrome; docs/RULES.md, `grayscale`.
+    grayscale_max_chroma: float = setting(2.0, at_least(0))
     duplicate_max_distance: int = setting(4, between(0, 64))  # bits of a 64-bit perceptual hash
     # Face rules. docs/RULES.md gives each limit's principle, the separation it sits in on real
     # photos and synthetic series, and the calibration table (bench/calibrate.py).
@@ -161,6 +163,12 @@ class ValidateParams(_Checked):
     # (talking, laughing, surprise).
     max_smile: float = 1.0
     max_mouth_open: float = setting(0.15, at_least(0))
+    # Eyes (eyelid gap / eye width) and brows (above the eye centres, eye distances): 3 neutral
+    # spreads from a neutral face's 0.335 ± 0.055 and 0.32 ± 0.075 (pipeline/faces.py).
+    min_eyes_open: float = setting(0.17, at_least(0))  # squeezed shut, closed, a wince
+    max_eyes_open: float = setting(0.50, at_least(0))  # opened wide: surprise, fear
+    min_brows: float = setting(0.095, at_least(0))  # drawn down: a frown, a scowl
+    max_brows: float = setting(0.545, at_least(0))  # raised: surprise
     detect: DetectParams = field(default_factory=DetectParams)
 
 
