@@ -8,6 +8,7 @@ line on stderr and the path of a log file with the traceback, never a bare trace
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import datetime
 import os
 import sys
@@ -25,6 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from pipeline.config import Params, ParamsError, load_params
+from pipeline.downloads import Layout
 from pipeline.safe_text import shown
 
 INTERNAL_ERROR = 3
@@ -95,6 +97,14 @@ SchemaOpt = Annotated[
 PROJECT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "attributes.yaml"
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Per-photo measurement cache.")]
 # Inputs that several commands read, each with one help text.
+LayoutOpt = Annotated[
+    Layout | None,
+    typer.Option(
+        "--layout",
+        help="How the submissions are laid out: auto (from the names), folders (one folder or "
+        "zip per student), moodle or canvas (their bulk downloads). Default: ingest.layout.",
+    ),
+]
 SubmissionsOpt = Annotated[Path, typer.Option("--submissions", help="The submissions folder.")]
 AcceptedOpt = Annotated[Path, typer.Option("--accepted", help="accepted.csv from validate.")]
 CropsOpt = Annotated[Path, typer.Option("--crops", help="Crops from the crop stage.")]
@@ -113,6 +123,13 @@ def _params(path: Path) -> Params:
         return load_params(path)
     except ParamsError as exc:
         raise _usage_error(str(exc)) from None
+
+
+def _with_layout(params: Params, layout: Layout | None) -> Params:
+    if layout is None:
+        return params
+    return dataclasses.replace(params, ingest=dataclasses.replace(params.ingest,
+                                                                  layout=layout.value))
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -159,9 +176,10 @@ def _schema(path: Path | None) -> Path:
 
 
 def _submissions_dir(path: Path) -> Path:
-    if not path.is_dir():
+    if not path.is_dir() and not (path.is_file() and path.suffix.lower() == ".zip"):
         raise _usage_error(
-            f"{path} is not a folder; give the folder that holds one folder or zip per student"
+            f"{path} is not a folder; give the folder that holds one folder or zip per student, "
+            "or an LMS's bulk download (its zip or the folder it was extracted to)"
         )
     return path
 
@@ -169,7 +187,7 @@ def _submissions_dir(path: Path) -> Path:
 @app.command()
 def ingest(
     submissions: Annotated[
-        Path, typer.Argument(help="Folder with one folder or zip per student.")
+        Path, typer.Argument(help="Folder with one folder or zip per student, or an LMS download.")
     ] = Path("data/submissions"),
     manifest: Annotated[Path, typer.Option(help="Where manifest.csv goes.")] = Path(
         "data/interim/manifest.csv"
@@ -178,21 +196,25 @@ def ingest(
         "data/interim/ingest_findings.csv"
     ),
     params_file: ParamsOpt = Path("params.yaml"),
+    layout: LayoutOpt = None,
 ) -> None:
     """List, hash and identify every file handed in (writes manifest.csv and its findings)."""
     from pipeline.formats.manifest import ManifestFiles
     from pipeline.ingest import run_ingest
 
-    params = _params(params_file)
+    params = _with_layout(_params(params_file), layout)
     root = _submissions_dir(submissions)
     with progress_bars() as bars:
         found = run_ingest(root, params.ingest, bars, ManifestFiles(manifest, findings))
-    say(f"{len(found.rows)} files from {len(found.students)} students -> {manifest}")
+    say(f"{len(found.rows)} files from {len(found.students)} students ({found.layout} layout) "
+        f"-> {manifest}")
 
 
 @app.command()
 def validate(
-    submissions: Annotated[Path, typer.Argument(help="Folder with one folder or zip per student.")],
+    submissions: Annotated[
+        Path, typer.Argument(help="Folder with one folder or zip per student, or an LMS download.")
+    ],
     format: Annotated[Format, typer.Option("--format", "-f", help="How to print.")] = Format.table,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report here, not stdout.")
@@ -219,6 +241,7 @@ def validate(
     params_file: ParamsOpt = Path("params.yaml"),
     schema: SchemaOpt = None,
     cache_dir: CacheOpt = Path(".facedata-cache"),
+    layout: LayoutOpt = None,
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors,
     3 on an unexpected error (with a log file)."""
@@ -227,7 +250,7 @@ def validate(
     from pipeline.validate import run_validate
     from pipeline.validate_view import render_csv, render_json, render_table
 
-    params = _params(params_file)
+    params = _with_layout(_params(params_file), layout)
     root = _submissions_dir(submissions)
     schema = _schema(schema)
     _together(manifest=manifest, ingest_findings=ingest_findings)

@@ -89,6 +89,9 @@ class IngestParams(_Checked):
     # An attribute table has one short row per photo (40 rows: about 6 kB); a bigger one is
     # reported and not read, so that a stray export cannot fill memory or the report.
     max_table_bytes: int = setting(1024 * 1024, at_least(1))
+    # How the submissions are laid out (pipeline/downloads.py): auto chooses from the names.
+    layout: str = setting("auto", Range("auto, folders, moodle or canvas",
+                                        lambda v: v in ("auto", "folders", "moodle", "canvas")))
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,9 @@ class ValidateParams(_Checked):
     max_eyes_open: float = setting(0.50, at_least(0))  # opened wide: surprise, fear
     min_brows: float = setting(0.095, at_least(0))  # drawn down: a frown, a scowl
     max_brows: float = setting(0.545, at_least(0))  # raised: surprise
+    # A CSV of the class (student id, name, optional e-mail; pipeline/roster.py): who handed in
+    # nothing is a `missing` error, a submission not on it a `not_on_roster` warning. "" = none.
+    roster: str = ""
     detect: DetectParams = field(default_factory=DetectParams)
 
 

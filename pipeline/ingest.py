@@ -27,7 +27,7 @@ from pipeline.submissions import (
     Entry,
     SubmissionError,
     TooLarge,
-    discover,
+    find_submissions,
     read_member,
 )
 
@@ -51,8 +51,11 @@ def ingest(
     """Hash and identify every file of every submission under `root`; never writes there.
 
     Nothing is decoded: the size comes from the header, the orientation from the EXIF bytes the
-    header already holds. `workers` threads read (default: one per core)."""
-    submissions, findings = discover(Path(root), params)
+    header already holds. `workers` threads read (default: one per core). `root` is laid out
+    as `params.layout` says (auto: as its names show); the manifest records which."""
+    found = find_submissions(Path(root), params)
+    submissions, findings, layout = found.submissions, found.findings, found.layout.value
+    names = {sub.student: sub.name for sub in submissions if sub.name}
     entries: list[tuple[Entry, str]] = []
     for sub in submissions:
         findings.extend(sub.findings)
@@ -100,6 +103,8 @@ def ingest(
             fmt,
             width,
             height,
+            names.get(entry.student, ""),
+            layout,
         )
 
     rows: list[ManifestRow] = []
@@ -112,4 +117,4 @@ def ingest(
             else:
                 rows.append(result)
             advance(1)
-    return Manifest(rows, findings)
+    return Manifest(rows, findings, layout, names)

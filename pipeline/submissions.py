@@ -24,6 +24,8 @@ attribute table, or in a finding that says why it was not read:
 from __future__ import annotations
 
 import errno
+import functools
+import io
 import lzma
 import os
 import re
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipeline.config import IngestParams
+from pipeline.downloads import DESCRIPTION, Layout, detect, parse
 from pipeline.findings import Finding, Severity
 from pipeline.safe_text import name_key
 
@@ -75,6 +78,7 @@ class Entry:
 class Submission:
     student: str
     source: str
+    name: str = ""  # the student's name as an LMS download shows it; "" for a folder or zip
     photos: list[Entry] = field(default_factory=list)
     attributes: Entry | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -101,6 +105,7 @@ class _File:
     name: str
     member: str
     problem: str | None = None
+    source: str | None = None  # the folder or zip it is read from, when not the submission's
 
 
 def discover(root: Path, params: IngestParams) -> tuple[list[Submission], list[Finding]]:
@@ -155,15 +160,208 @@ def discover(root: Path, params: IngestParams) -> tuple[list[Submission], list[F
     return list(by_student.values()), loose
 
 
+@dataclass
+class Found:
+    """A class as `find_submissions` read it, and the layout it was read as."""
+
+    submissions: list[Submission]
+    findings: list[Finding]  # what belongs to no student
+    layout: Layout
+    detected: bool  # chosen from the names (`ingest.layout: auto`)
+
+
+def find_submissions(root: Path, params: IngestParams) -> Found:
+    """Every student's files under `root`, laid out as `params.layout` says or as the names show.
+
+    `root` is a folder of student folders and zips, an LMS bulk download (its zip, the zip alone
+    in a folder, or the folder it was extracted to); pipeline/downloads.py says what Moodle's and
+    Canvas's look like. Students of a download are keyed by the LMS's numeric id and keep their
+    name; a student's own zip in a download is opened (one level)."""
+    root = Path(root)
+    layout, detected = Layout(params.layout), params.layout == Layout.AUTO
+    download, prefix = (root, "") if _is_file(root) else (_lone_zip(root, params), "")
+    if download is not None and download != root:
+        prefix = as_text(download.name)
+    tops: list[str] | None = None
+    infos: list[zipfile.ZipInfo] = []
+    if download is not None:
+        try:
+            with zipfile.ZipFile(download) as zf:
+                infos = zf.infolist()[: params.max_files * 1000]
+        except ZIP_ERRORS as exc:
+            if download == root:
+                problem = (f"{as_text(root.name)} is not a readable zip archive ({exc}); "
+                           "download it again")
+                return Found([], [Finding("", "", RULE, Severity.ERROR, problem)], layout,
+                             detected)
+            download = None
+        else:
+            tops = sorted({_zip_name(i).split("/")[0] for i in infos})
+    if detected:
+        layout = detect(tops if tops is not None else _top_names(root, params))
+    if layout is Layout.FOLDERS and download == root:
+        problem = (f"{as_text(root.name)} is neither a Moodle nor a Canvas download; extract it "
+                   "and give the folder of student folders and zips")
+        return Found([], [Finding("", "", RULE, Severity.ERROR, problem)], layout, detected)
+    if layout is Layout.FOLDERS:
+        subs, loose = discover(root, params)
+        return Found(subs, loose, layout, detected)
+    groups: dict[str, _Group] = {}
+    loose: list[Finding] = []
+    if download is None:
+        _group_folder(root, layout, params, groups, loose)
+    else:
+        _group_zip(infos, prefix, layout, params, groups, loose)
+    return Found([_submission(g, root, params) for _, g in sorted(groups.items())], loose,
+                 layout, detected)
+
+
+@dataclass
+class _Group:
+    """The files of one student of a download, gathered from every entry that names them."""
+
+    sub: Submission
+    files: list[_File] = field(default_factory=list)
+    late: bool = False
+
+
+def _top_names(root: Path, params: IngestParams) -> list[str]:
+    return [as_text(p.name) for p in root.iterdir() if not _junk(as_text(p.name), params)]
+
+
+def _junk(name: str, params: IngestParams) -> bool:
+    return name in params.junk_names or name in params.junk_dirs or name.startswith(".")
+
+
+def _lone_zip(root: Path, params: IngestParams) -> Path | None:
+    """The zip a folder holds alone: an LMS download put in data/submissions/ as it came."""
+    if not root.is_dir():
+        return None
+    names = [p for p in root.iterdir() if not _junk(as_text(p.name), params)]
+    if len(names) == 1 and names[0].suffix.lower() == ".zip" and _is_file(names[0]):
+        # a class of one student's own zip, named as a download names it, is not a download
+        return names[0] if detect([as_text(names[0].name)]) is Layout.FOLDERS else None
+    return None
+
+
+def _group(groups: dict[str, _Group], layout: Layout, entry: str, source: str,
+           loose: list[Finding]) -> _Group | None:
+    who = parse(layout, entry)
+    if who is None:
+        loose.append(Finding("", entry, RULE, Severity.WARNING,
+                             f"{entry} is not named as {DESCRIPTION[layout]} names a student's "
+                             "files and was not checked"))
+        return None
+    group = groups.setdefault(who.student, _Group(Submission(who.student, source, who.name)))
+    group.late |= who.late
+    return group
+
+
+def _group_folder(root: Path, layout: Layout, params: IngestParams,
+                  groups: dict[str, _Group], loose: list[Finding]) -> None:
+    """An extracted download: each entry is a student's folder or one of their files."""
+    for path in sorted(root.iterdir(), key=lambda p: p.name):
+        name = as_text(path.name)
+        if _junk(name, params):
+            continue
+        try:
+            mode = path.lstat().st_mode
+        except OSError as exc:
+            loose.append(Finding("", name, RULE, Severity.ERROR,
+                                 f"{name} cannot be looked at ({exc.strerror})"))
+            continue
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            loose.append(Finding("", name, RULE, Severity.ERROR,
+                                 f"{name} is {_kind(mode)}, not a folder or file; it was not "
+                                 "opened"))
+            continue
+        group = _group(groups, layout, name, name if stat.S_ISDIR(mode) else "", loose)
+        if group is None:
+            continue
+        if stat.S_ISDIR(mode):
+            files = _list_folder(path, group.sub, params) or []
+            group.files.extend(_File(f.name, f.member, f.problem, name) for f in files)
+        else:
+            group.files.append(_File(parse(layout, name).rest, name, None, ""))
+
+
+def _group_zip(infos: list[zipfile.ZipInfo], prefix: str, layout: Layout, params: IngestParams,
+               groups: dict[str, _Group], loose: list[Finding]) -> None:
+    """A download's zip: each member lies in a student's folder or is named for the student."""
+    named: dict[str, list[tuple[str, zipfile.ZipInfo]]] = {}
+    for info in infos:
+        if info.is_dir():
+            continue
+        name = _zip_name(info)
+        top, _, inside = name.partition("/")
+        if _junk(top, params):
+            continue
+        group = _group(groups, layout, top, prefix, loose)
+        if group is None:
+            continue
+        problem = _unsafe_member(info)
+        if problem:
+            group.sub.add(Severity.ERROR, name, f"zip member {name!r} {problem}; it was not read")
+            continue
+        named.setdefault(group.sub.student, []).append(
+            (inside or parse(layout, top).rest, info))
+    for student, members in named.items():
+        group = groups[student]
+        group.files.extend(_last_of_each_name(group.sub, members, prefix))
+
+
+def _submission(group: _Group, root: Path, params: IngestParams) -> Submission:
+    sub = group.sub
+    if len(group.files) > params.max_files:
+        _too_many(sub, params)
+        return sub
+    files = _open_zips(sub, group.files, root, params)
+    _classify(sub, files, params)
+    if not sub.photos and sub.attributes is None and not sub.findings:
+        sub.add(Severity.ERROR, "", f"{sub.name or sub.student} handed in nothing")
+    if group.late:
+        sub.add(Severity.INFO, "", "the LMS marks this submission late (after the due date)")
+    return sub
+
+
+def _open_zips(sub: Submission, files: list[_File], root: Path,
+               params: IngestParams) -> list[_File]:
+    """A student's own zip in a download, replaced by its files (named as inside it, or under
+    the zip's name where the student also handed in a file of that name)."""
+    taken = {f.name for f in files if not f.name.lower().endswith(".zip")}
+    out = []
+    for f in files:
+        if f.problem is not None or not f.name.lower().endswith(".zip"):
+            out.append(f)
+            continue
+        source = "/".join(p for p in (_source(sub, f), f.member) if p)
+        try:
+            zipped = _zip_of(root, source)
+        except SubmissionError as exc:
+            sub.add(Severity.ERROR, f.name, f"{f.name} could not be read: {exc}")
+            continue
+        except OSError as exc:
+            sub.add(Severity.ERROR, f.name, f"{f.name} could not be read ({exc.strerror})")
+            continue
+        inner = _list_zip(zipped, sub, params, f.name, source) or []
+        for g in inner:
+            name = g.name if g.name not in taken else f"{f.name}/{g.name}"
+            out.append(_File(name, g.member, g.problem, source))
+    return out
+
+
 def read_member(root: Path, source: str, member: str, max_bytes: int | None = None) -> bytes:
-    """Bytes of one file of a submission (a folder or a zip under `root`).
+    """Bytes of one file of a submission (a folder or a zip under `root`, or a zip inside a zip
+    when `root` or a folder above `source` is an LMS download's zip).
 
     Raises SubmissionError, whatever went wrong: the file is missing, is not a regular file, is
     over `max_bytes`, or cannot be read from its zip.
     """
-    container = _fs_path(Path(root), source)
-    if source.lower().endswith(".zip") and _is_file(container):
-        return _read_zip_member(container, member, max_bytes)
+    root = Path(root)
+    zipped = _zip_of(root, source)
+    if zipped is not None:
+        return _read_zip_member(zipped, member, max_bytes, source or root.name)
+    container = _fs_path(root, source)
     path = _fs_path(container, member)
     try:
         inside = path.resolve().is_relative_to(container.resolve())
@@ -172,6 +370,39 @@ def read_member(root: Path, source: str, member: str, max_bytes: int | None = No
     if not inside:
         raise SubmissionError(f"{source}/{member} points outside the submission")
     return _read_file(path, max_bytes)
+
+
+def _zip_of(root: Path, source: str) -> Path | io.BytesIO | None:
+    """The zip `source` names under `root`; None when it is a folder. The first regular `.zip`
+    file on the way down (or `root` itself) is on disk; what `source` names inside it is a zip
+    handed in inside that one (one level: nested zips go no deeper), read into memory."""
+    outer, inner = None, ""
+    if _is_file(root):
+        outer, inner = root, source
+    else:
+        here = root
+        parts = PurePosixPath(source).parts if source else ()
+        for i, part in enumerate(parts):
+            here = _fs_path(here, part)
+            if part.lower().endswith(".zip") and _is_file(here):
+                outer, inner = here, "/".join(parts[i + 1:])
+                break
+    if outer is None:
+        return None
+    if not inner:
+        return outer
+    info = outer.stat()
+    return io.BytesIO(_nested_zip(str(outer), inner, info.st_mtime_ns, info.st_size))
+
+
+# A student's zip inside an LMS download's zip is read whole into memory once for all its files;
+# the last few are kept (threads read a class student by student).
+NESTED_ZIP_BYTES = 1024 * 1024 * 1024
+
+
+@functools.lru_cache(maxsize=4)
+def _nested_zip(outer: str, inner: str, mtime_ns: int, size: int) -> bytes:
+    return _read_zip_member(Path(outer), inner, NESTED_ZIP_BYTES, Path(outer).name)
 
 
 def as_text(name: str) -> str:
@@ -224,7 +455,8 @@ def _read_file(path: Path, max_bytes: int | None) -> bytes:
     return data
 
 
-def _read_zip_member(container: Path, member: str, max_bytes: int | None) -> bytes:
+def _read_zip_member(container: Path | io.BytesIO, member: str, max_bytes: int | None,
+                     label: str) -> bytes:
     try:
         with zipfile.ZipFile(container) as zf:
             info = zf.getinfo(member)
@@ -235,7 +467,7 @@ def _read_zip_member(container: Path, member: str, max_bytes: int | None) -> byt
             # so a member whose size field lies fails here instead of growing without bound
             data = zf.read(info)
     except KeyError:
-        raise SubmissionError(f"{member} is not in {container.name} any more") from None
+        raise SubmissionError(f"{member} is not in {label} any more") from None
     except SubmissionError:
         raise
     except ZIP_ERRORS as exc:
@@ -276,6 +508,14 @@ def _kind(mode: int) -> str:
 
 def _scan_folder(folder: Path, params: IngestParams) -> Submission:
     sub = Submission(as_text(folder.name), as_text(folder.name))
+    files = _list_folder(folder, sub, params)
+    if files is not None:
+        _classify(sub, files, params)
+    return sub
+
+
+def _list_folder(folder: Path, sub: Submission, params: IngestParams) -> list[_File] | None:
+    """Every file under `folder`, named relative to it; None (reported) when there are too many."""
     base = folder.resolve()
     files: list[_File] = []
     pending = [(folder, "")]
@@ -288,7 +528,7 @@ def _scan_folder(folder: Path, params: IngestParams) -> Submission:
                     entries.append(entry)
                     if len(files) + len(entries) > params.max_files:
                         _too_many(sub, params)
-                        return sub
+                        return None
         except OSError as exc:
             sub.add(Severity.ERROR, prefix.rstrip("/"),
                     f"{prefix or sub.source} cannot be listed ({exc.strerror}); nothing in it "
@@ -326,8 +566,7 @@ def _scan_folder(folder: Path, params: IngestParams) -> Submission:
                         f"the name {rel} is not valid UTF-8 text (its odd bytes are shown as "
                         "\\xNN); rename it with ordinary letters")
         pending.extend(reversed(subfolders))
-    _classify(sub, files, params)
-    return sub
+    return files
 
 
 def _link_problem(link: Path, base: Path) -> str | None:
@@ -360,24 +599,35 @@ def _too_many(sub: Submission, params: IngestParams) -> None:
 
 def _scan_zip(path: Path, params: IngestParams) -> Submission:
     sub = Submission(as_text(path.stem), as_text(path.name))
+    files = _list_zip(path, sub, params)
+    if files is not None:
+        _classify(sub, files, params)
+    return sub
+
+
+def _list_zip(zipped: Path | io.BytesIO, sub: Submission, params: IngestParams,
+              label: str | None = None, source: str | None = None) -> list[_File] | None:
+    """Every member of a student's zip that is safe to read, named without the one folder a
+    right-click zip puts everything in; None (reported) when it cannot be listed."""
+    label = label or sub.source
     try:
-        entries = _zip_entry_count(path)
+        entries = _zip_entry_count(zipped)
         if entries is not None and entries > params.max_files:
             _too_many(sub, params)
-            return sub
-        with zipfile.ZipFile(path) as zf:
+            return None
+        with zipfile.ZipFile(zipped) as zf:
             infos = zf.infolist()
     except ZIP_ERRORS as exc:
         sub.add(
             Severity.ERROR,
-            "",
-            f"{sub.source} is not a readable zip archive ({exc}); "
+            "" if source is None else label,
+            f"{label} is not a readable zip archive ({exc}); "
             "zip the folder again and hand it in",
         )
-        return sub
+        return None
     if len(infos) > params.max_files:
         _too_many(sub, params)
-        return sub
+        return None
     named: list[tuple[str, zipfile.ZipInfo]] = []
     for info in infos:
         if info.is_dir():
@@ -388,7 +638,20 @@ def _scan_zip(path: Path, params: IngestParams) -> Submission:
             sub.add(Severity.ERROR, name, f"zip member {name!r} {problem}; it was not read")
         else:
             named.append((name, info))
-    # The library reads the last member of a name: earlier ones are reported, not read.
+    files = _last_of_each_name(sub, named, source)
+    # A zip made by right-clicking a folder holds everything under that one folder: strip it.
+    real = [PurePosixPath(f.name).parts for f in files]
+    real = [parts for parts in real if parts[0] not in params.junk_dirs]
+    tops = {parts[0] for parts in real}
+    if len(tops) == 1 and all(len(parts) > 1 for parts in real):
+        top = tops.pop() + "/"
+        files = [_File(f.name.removeprefix(top), f.member, f.problem, f.source) for f in files]
+    return files
+
+
+def _last_of_each_name(sub: Submission, named: list[tuple[str, zipfile.ZipInfo]],
+                       source: str | None) -> list[_File]:
+    """The library reads the last member of a name: earlier ones are reported, not read."""
     times = Counter(name for name, _ in named)
     last = {name: info for name, info in named}
     for name, n in times.items():
@@ -396,19 +659,8 @@ def _scan_zip(path: Path, params: IngestParams) -> Submission:
             sub.add(Severity.WARNING, name,
                     f"the zip holds {n} files named {name}; only the last one was checked — "
                     "give every photo its own name")
-    files = [
-        _File(name, info.filename, _zip_member_problem(info))
-        for name, info in last.items()
-    ]
-    # A zip made by right-clicking a folder holds everything under that one folder: strip it.
-    real = [PurePosixPath(f.name).parts for f in files]
-    real = [parts for parts in real if parts[0] not in params.junk_dirs]
-    tops = {parts[0] for parts in real}
-    if len(tops) == 1 and all(len(parts) > 1 for parts in real):
-        top = tops.pop() + "/"
-        files = [_File(f.name.removeprefix(top), f.member, f.problem) for f in files]
-    _classify(sub, files, params)
-    return sub
+    return [_File(name, info.filename, _zip_member_problem(info), source)
+            for name, info in last.items()]
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:
@@ -428,13 +680,16 @@ def _zip_member_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _zip_entry_count(path: Path) -> int | None:
+def _zip_entry_count(path: Path | io.BytesIO) -> int | None:
     """How many members the zip's end record announces, read before the library builds an
     object for every one of them; None when there is no plain end record to read."""
-    with path.open("rb") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, size - 22 - 0xFFFF))
-        tail = fh.read()
+    if isinstance(path, io.BytesIO):
+        tail = path.getbuffer()[-(22 + 0xFFFF):].tobytes()
+    else:
+        with path.open("rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - 22 - 0xFFFF))
+            tail = fh.read()
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         return None
@@ -491,7 +746,7 @@ def _classify(sub: Submission, files: list[_File], params: IngestParams) -> None
         elif f.problem is not None:
             sub.add(Severity.ERROR, f.name, f"{f.name} {f.problem}")
         else:
-            sub.photos.append(Entry(sub.student, f.name, sub.source, f.member))
+            sub.photos.append(Entry(sub.student, f.name, _source(sub, f), f.member))
     _choose_table(sub, tables)
 
 
@@ -523,4 +778,8 @@ def _choose_table(sub: Submission, tables: list[_File]) -> None:
         sub.add(Severity.ERROR, chosen.name, f"{chosen.name} {chosen.problem}",
                 rule=TABLE_RULE)
         return
-    sub.attributes = Entry(sub.student, chosen.name, sub.source, chosen.member)
+    sub.attributes = Entry(sub.student, chosen.name, _source(sub, chosen), chosen.member)
+
+
+def _source(sub: Submission, f: _File) -> str:
+    return sub.source if f.source is None else f.source

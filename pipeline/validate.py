@@ -21,6 +21,8 @@ from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestFiles
 from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.progress import Progress, no_progress
+from pipeline.roster import RULES as ROSTER_RULES
+from pipeline.roster import Roster, check_roster, load_roster
 from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
 
@@ -35,7 +37,13 @@ class ValidationResult:
 
     @property
     def students(self) -> list[str]:
-        return self.manifest.students
+        """Everyone who handed in, and everyone on the roster who did not."""
+        return sorted({*self.manifest.students, *(f.student for f in self.findings if f.student)})
+
+    @property
+    def names(self) -> dict[str, str]:
+        """student -> name, for the students of an LMS download."""
+        return self.manifest.names
 
     def rejected(self) -> set[tuple[str, str]]:
         return {
@@ -75,6 +83,7 @@ class ValidationResult:
         by_severity = Counter(f.severity.value for f in self.findings)
         accepted = len(self.accepted())
         return {
+            "layout": self.manifest.layout,
             "students": len(self.students),
             "photos": len(self.photos),
             "accepted": accepted,
@@ -82,7 +91,8 @@ class ValidationResult:
             "acceptance_rate": round(accepted / len(self.photos), 4) if self.photos else 0.0,
             # plural keys: DVC reads a key named "error" as a failure to load the file
             "findings": {f"{sev.value}s": by_severity.get(sev.value, 0) for sev in Severity},
-            "rules": {rule: by_rule.get(rule, 0) for rule in [*rule_ids(), "submission"]},
+            "rules": {rule: by_rule.get(rule, 0)
+                      for rule in [*rule_ids(), "submission", *ROSTER_RULES]},
         }
 
 
@@ -103,13 +113,15 @@ def run_validate(
     stage), findings.csv, accepted.csv and the metrics JSON written there.
 
     A ValueError (VocabularyError, FormatError) saying what to do when the vocabulary or
-    ingest's files cannot be used."""
+    ingest's files cannot be used, and a RosterError when `params.roster` names a roster that
+    cannot be."""
     outputs = (findings_csv, accepted_csv, metrics_json)
     if None in outputs and any(outputs):
         raise ValueError("findings_csv, accepted_csv and metrics_json go together")
     vocabulary = load_vocabulary(schema)
+    roster = load_roster(Path(params.roster)) if params.roster else None
     manifest = _read_ingested(ingested) if isinstance(ingested, ManifestFiles) else ingested
-    result = validate(root, manifest, params, vocabulary, cache_dir, progress)
+    result = validate(root, manifest, params, vocabulary, cache_dir, progress, roster=roster)
     if findings_csv and accepted_csv and metrics_json:
         write_outputs(result, findings_csv, accepted_csv, metrics_json)
     return result
@@ -137,6 +149,7 @@ def validate(
     cache_dir: Path | None,
     progress: Progress = no_progress,
     workers: int | None = None,
+    roster: Roster | None = None,
 ) -> ValidationResult:
     """Judge every photo and attribute table of the class described by `manifest`.
 
@@ -187,6 +200,9 @@ def validate(
     for ph in photos:
         findings.extend(judge_photo(ph, params))
     findings.extend(judge_class(data, params))
+    if roster is not None:
+        findings.extend(check_roster(roster.students, manifest.students, manifest.names,
+                                     roster.path.name))
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
     return ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
 

@@ -55,10 +55,11 @@ def stage_of(module: str) -> str | None:
 
 # docs/ARCHITECTURE.md's layers, bottom first: a module imports its own layer or those below.
 LAYERS = [
-    {"config", "findings", "io", "images", "submissions", "progress", "devices", "safe_text"},
+    {"config", "findings", "io", "images", "submissions", "progress", "devices", "safe_text",
+     "downloads"},
     {"formats"},
     {"rules", "measure", "faces", "landmarks", "attributes", "gan", "metrics_fid", "memorization",
-     "prompt"},
+     "prompt", "roster"},
     STAGES,
     {"cli", "validate_view"},
 ]
@@ -129,7 +130,7 @@ def imported_names(module: str) -> dict[str, set[str]]:
 # Besides the stages' entry points, the CLI reads its settings, makes text safe for the terminal,
 # names ingest's two files and hands validate's result to its view; nothing else of the package.
 CLI_HELPERS = {"pipeline.config", "pipeline.safe_text", "pipeline.formats.manifest",
-               "pipeline.validate_view"}
+               "pipeline.validate_view", "pipeline.downloads"}  # downloads: --layout's choices
 
 
 def test_the_cli_calls_each_stage_through_its_entry_point_only():

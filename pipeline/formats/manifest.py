@@ -3,12 +3,14 @@ ingest_findings.csv beside it (what ingest skipped, `pipeline.formats.findings`)
 
 `source` is the folder or zip under submissions/, relative to it; `member` the path inside it;
 `kind` is PHOTO or ATTRIBUTES; `width` and `height` (after EXIF orientation) are empty when the
-photo's header could not be read.
+photo's header could not be read. `name` is the student's name where an LMS download gives one
+(the student column is then the LMS's id), and `layout` how the submissions were read
+(`pipeline.downloads.Layout`: folders, moodle or canvas).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from pipeline.findings import Finding
@@ -31,6 +33,8 @@ class ManifestRow:
     format: str
     width: int | None
     height: int | None
+    name: str = ""
+    layout: str = "folders"
 
 
 MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
@@ -40,6 +44,8 @@ MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
 class Manifest:
     rows: list[ManifestRow]
     findings: list[Finding]  # what could not be read or was ignored, per student
+    layout: str = "folders"  # how the submissions were read (auto's choice, or the one given)
+    names: dict[str, str] = field(default_factory=dict)  # student -> name, where one is known
 
     @property
     def students(self) -> list[str]:
@@ -62,7 +68,10 @@ def write_manifest(manifest: Manifest, manifest_csv: Path, findings_csv: Path) -
 
 
 def read_manifest(manifest_csv: Path, findings_csv: Path) -> Manifest:
-    return Manifest(read_manifest_rows(manifest_csv), read_findings(findings_csv, "ingest"))
+    rows = read_manifest_rows(manifest_csv)
+    layout = rows[0].layout if rows else "folders"
+    names = {r.student: r.name for r in rows if r.name}
+    return Manifest(rows, read_findings(findings_csv, "ingest"), layout, names)
 
 
 def read_manifest_rows(manifest_csv: Path) -> list[ManifestRow]:
@@ -80,6 +89,8 @@ def read_manifest_rows(manifest_csv: Path) -> list[ManifestRow]:
             r["format"],
             int(r["width"]) if r["width"] else None,
             int(r["height"]) if r["height"] else None,
+            r["name"],
+            r["layout"],
         )
         for r in rows
     ]
