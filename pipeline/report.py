@@ -110,6 +110,7 @@ class StudentView:
     anchor: str  # HTML id; student names are not safe ids
     source: str
     photos: list[PhotoView] = field(default_factory=list)  # the first MAX_SHOWN, by name
+    full_name: str = ""  # the name an LMS download gives (the student key is then its id)
     findings: list[Finding] = field(default_factory=list)  # about the whole submission
     other_files: list[Finding] = field(default_factory=list)  # files that are not photos
     handed_in: int = 0  # photos, shown or not
@@ -347,6 +348,7 @@ def _students(
         photos[key] = view
         views[r.student].photos.append(view)
         views[r.student].source = r.source
+        views[r.student].full_name = r.name
     for r in accepted_rows:
         if r["student"] in views:
             views[r["student"]].accepted += 1

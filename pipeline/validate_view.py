@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.downloads import DESCRIPTION, Layout
 from pipeline.findings import Severity
 from pipeline.formats.findings import FINDING_COLUMNS
 from pipeline.safe_text import cell_row, shown
@@ -28,11 +29,12 @@ def render_table(result: ValidationResult, console: Console) -> None:
     table = Table(title="Submissions", title_justify="left")
     for name in ("student", "photos", "accepted", "errors", "warnings", "rules broken"):
         table.add_column(name, justify="left" if name in ("student", "rules broken") else "right")
+    names = result.names
     for student, s in summary.items():
         rules = ", ".join(f"{r}×{n}" if n > 1 else r for r, n in sorted(s["rules"].items()))
         style = "red" if s["errors"] else None
         table.add_row(
-            _text(student),
+            _text(f"{names[student]} ({student})" if student in names else student),
             str(s["photos"]),
             str(s["accepted"]),
             str(s["errors"]),
@@ -56,6 +58,8 @@ def render_table(result: ValidationResult, console: Console) -> None:
             )
         console.print(findings)
     m = result.metrics()
+    if m["layout"] != "folders":
+        console.print(f"Read as {DESCRIPTION[Layout(m['layout'])]} (--layout {m['layout']}).")
     console.print(
         f"{m['students']} students, {m['photos']} photos: {m['accepted']} accepted, "
         f"{m['findings']['errors']} errors, {m['findings']['warnings']} warnings."
