@@ -289,6 +289,7 @@ def _group_zip(infos: list[zipfile.ZipInfo], prefix: str, layout: Layout, params
                groups: dict[str, _Group], loose: list[Finding]) -> None:
     """A download's zip: each member lies in a student's folder or is named for the student."""
     named: dict[str, list[tuple[str, zipfile.ZipInfo]]] = {}
+    tops: dict[str, _Group | None] = {}  # a folder that is no student's is reported once
     for info in infos:
         if info.is_dir():
             continue
@@ -296,7 +297,9 @@ def _group_zip(infos: list[zipfile.ZipInfo], prefix: str, layout: Layout, params
         top, _, inside = name.partition("/")
         if _junk(top, params):
             continue
-        group = _group(groups, layout, top, prefix, loose)
+        if top not in tops:
+            tops[top] = _group(groups, layout, top, prefix, loose)
+        group = tops[top]
         if group is None:
             continue
         problem = _unsafe_member(info)

@@ -192,3 +192,27 @@ def test_an_unexpected_error_is_one_line_a_log_and_exit_3(tmp_path, good_photos,
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
     assert f"facedata {args[0]}" in log.read_text(encoding="utf-8")
     log.unlink()
+
+
+def test_an_lms_download_zip_with_a_roster(tmp_path, good_photos):
+    """A Canvas zip given as it came, named students in the table, a roster's absentee."""
+    import zipfile
+
+    cwd = project(tmp_path, 3)
+    with zipfile.ZipFile(cwd / "canvas.zip", "w") as zf:
+        for i, (name, data) in enumerate(good_photos.items()):
+            zf.writestr(f"lovelaceada_101_{i}_{name}", data)
+        zf.writestr("lovelaceada_101_9_attributes.csv", attributes_csv(list(good_photos)))
+    (cwd / "roster.csv").write_text("id,name\n101,Ada Lovelace\n102,Grace Hopper\n")
+    (cwd / "params.yaml").write_text("validate:\n  images_per_student: 3\n  roster: roster.csv\n")
+    out = facedata("validate", "canvas.zip", "-o", "table.txt", cwd=cwd)
+    assert out.returncode == 1, out.stdout + out.stderr  # Grace is missing: an error
+    table = (cwd / "table.txt").read_text(encoding="utf-8")
+    assert "lovelaceada (101)" in table and "Read as a Canvas" in table
+    assert "Grace Hopper (102) is on the roster but handed in nothing" in table
+    out = facedata("validate", "canvas.zip", "--layout", "moodle", "-f", "json", cwd=cwd)
+    report = json.loads(out.stdout)
+    assert report["metrics"]["layout"] == "moodle" and report["metrics"]["photos"] == 0
+    (cwd / "roster.csv").write_text("name\nAda\n")
+    out = facedata("validate", "canvas.zip", cwd=cwd)
+    assert out.returncode == 2 and "no id column" in out.stderr, out.stderr

@@ -38,6 +38,8 @@ class ManifestRow:
 
 
 MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
+# name and layout came with LMS downloads: a manifest written before them reads as folders
+REQUIRED_COLUMNS = MANIFEST_COLUMNS[:-2]
 
 
 @dataclass
@@ -76,7 +78,7 @@ def read_manifest(manifest_csv: Path, findings_csv: Path) -> Manifest:
 
 def read_manifest_rows(manifest_csv: Path) -> list[ManifestRow]:
     """The rows of manifest.csv; FormatError when it is missing or lacks a column."""
-    _, rows = read_csv(manifest_csv, MANIFEST_COLUMNS, "ingest")
+    _, rows = read_csv(manifest_csv, REQUIRED_COLUMNS, "ingest")
     return [
         ManifestRow(
             r["student"],
@@ -89,8 +91,8 @@ def read_manifest_rows(manifest_csv: Path) -> list[ManifestRow]:
             r["format"],
             int(r["width"]) if r["width"] else None,
             int(r["height"]) if r["height"] else None,
-            r["name"],
-            r["layout"],
+            r.get("name", ""),
+            r.get("layout") or "folders",
         )
         for r in rows
     ]
