@@ -78,6 +78,7 @@ def render_json(result: ValidationResult) -> str:
             {
                 "metrics": result.metrics(),
                 "students": summary,
+                "names": result.names,  # student -> name, for an LMS download's students
                 "findings": [f.as_row() for f in result.findings],
             },
             indent=2,

@@ -27,3 +27,18 @@ def test_a_manifest_without_a_column_says_to_run_ingest_again(tmp_path):
     (tmp_path / "m.csv").write_text("student,file\nada,a.jpg\n")
     with pytest.raises(FormatError, match="has no column source, .*; run the ingest stage again"):
         read_manifest_rows(tmp_path / "m.csv")
+
+
+def test_an_lms_download_keeps_names_and_layout_and_an_older_manifest_reads_as_folders(tmp_path):
+    rows = [ManifestRow("123", "a.jpg", "", "Ada L_123_assignsubmission_file_/a.jpg", PHOTO,
+                        "0" * 64, 10, "JPEG", 600, 600, name="Ada L", layout="moodle")]
+    write_manifest(Manifest(rows, [], "moodle", {"123": "Ada L"}), tmp_path / "m.csv",
+                   tmp_path / "f.csv")
+    again = read_manifest(tmp_path / "m.csv", tmp_path / "f.csv")
+    assert again.rows == rows and again.layout == "moodle" and again.names == {"123": "Ada L"}
+    text = (tmp_path / "m.csv").read_text().splitlines()
+    header = text[0].removesuffix(",name,layout")
+    old = [header, text[1].removesuffix(",Ada L,moodle")]
+    (tmp_path / "m.csv").write_text("\n".join(old) + "\n")
+    again = read_manifest(tmp_path / "m.csv", tmp_path / "f.csv")
+    assert again.layout == "folders" and again.names == {} and again.rows[0].name == ""
