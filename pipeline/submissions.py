@@ -1,4 +1,5 @@
-"""Find each student's submission (a folder or `<student>.zip`) and read its files safely.
+"""Find each student's submission (a folder or `<student>.zip`, or a student's part of a Moodle
+or Canvas bulk download, `find_submissions`) and read its files safely.
 
 Nothing is ever extracted or written, and every file handed in ends up either as a photo, as the
 attribute table, or in a finding that says why it was not read:
@@ -14,6 +15,8 @@ attribute table, or in a finding that says why it was not read:
   finding on that member. Names written without the zip's UTF-8 flag are decoded as UTF-8 when
   they are UTF-8 (Windows and many tools write them so) and as cp437 otherwise; a name twice in
   one zip is reported.
+- A download's zip is read in place like any other; a student's own zip inside it is read into
+  memory (one level: a zip in that one is reported, not opened), under the same rules.
 - A submission holding more than `max_files` files, or folders nested deeper than `MAX_DEPTH`,
   is reported and not checked: its listing alone could exhaust memory.
 - Names that differ only in case, Unicode form or surrounding spaces are reported (Windows and
@@ -271,7 +274,8 @@ def _group_folder(root: Path, layout: Layout, params: IngestParams,
                                  f"{name} cannot be looked at ({exc.strerror})"))
             continue
         if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-            loose.append(Finding("", name, RULE, Severity.ERROR,
+            who = parse(layout, name)
+            loose.append(Finding(who.student if who else "", name, RULE, Severity.ERROR,
                                  f"{name} is {_kind(mode)}, not a folder or file; it was not "
                                  "opened"))
             continue

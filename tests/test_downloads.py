@@ -220,3 +220,14 @@ def test_detect_needs_half_the_names():
 def test_an_unknown_layout_is_refused_when_params_are_built():
     with pytest.raises(ValueError, match="ingest.layout must be auto, folders, moodle or canvas"):
         replace(IngestParams(), layout="blackboard")
+
+
+def test_a_link_in_an_extracted_download_is_not_followed(tmp_path):
+    root = tmp_path / "download"
+    write_tree(root, {"Ada Lovelace_100_assignsubmission_file_/p1.jpg": jpeg_bytes(face())})
+    (root / "Bob_200_assignsubmission_file_").symlink_to(tmp_path)
+    found = find_submissions(root, IngestParams())
+    assert [s.student for s in found.submissions] == ["100"]
+    [link] = found.findings
+    assert (link.student, link.severity) == ("200", Severity.ERROR)
+    assert "symbolic link" in link.message
