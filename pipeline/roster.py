@@ -110,6 +110,12 @@ def read_roster(path: Path) -> list[RosterStudent]:
     return students
 
 
+def roster_names(roster: Iterable[RosterStudent], students: Iterable[str]) -> dict[str, str]:
+    """student -> the roster's name for each submission the roster knows by id."""
+    by_id = {name_key(r.id): r.name for r in roster if r.name}
+    return {s: by_id[name_key(s)] for s in students if name_key(s) in by_id}
+
+
 def check_roster(roster: Iterable[RosterStudent], students: Iterable[str],
                  names: Mapping[str, str], where: str) -> list[Finding]:
     """`missing` for each roster student no submission is, `not_on_roster` for each submission

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.progress import Progress, no_progress
 from pipeline.roster import RULES as ROSTER_RULES
-from pipeline.roster import Roster, check_roster, load_roster
+from pipeline.roster import Roster, check_roster, load_roster, roster_names
 from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
 
@@ -34,6 +34,7 @@ class ValidationResult:
     findings: list[Finding]
     attributes: dict[tuple[str, str], dict[str, str]]  # (student, file) -> normalised values
     attribute_columns: list[str]
+    roster_names: dict[str, str] = field(default_factory=dict)  # student -> name on the roster
 
     @property
     def students(self) -> list[str]:
@@ -42,8 +43,8 @@ class ValidationResult:
 
     @property
     def names(self) -> dict[str, str]:
-        """student -> name, for the students of an LMS download."""
-        return self.manifest.names
+        """student -> name: the roster's, else the one an LMS download gives."""
+        return {**self.manifest.names, **self.roster_names}
 
     def rejected(self) -> set[tuple[str, str]]:
         return {
@@ -200,11 +201,13 @@ def validate(
     for ph in photos:
         findings.extend(judge_photo(ph, params))
     findings.extend(judge_class(data, params))
+    names = {}
     if roster is not None:
         findings.extend(check_roster(roster.students, manifest.students, manifest.names,
                                      roster.path.name))
+        names = roster_names(roster.students, manifest.students)
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
-    return ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
+    return ValidationResult(manifest, photos, findings, attributes, vocabulary.names, names)
 
 
 def write_outputs(

@@ -208,7 +208,7 @@ def test_an_lms_download_zip_with_a_roster(tmp_path, good_photos):
     out = facedata("validate", "canvas.zip", "-o", "table.txt", cwd=cwd)
     assert out.returncode == 1, out.stdout + out.stderr  # Grace is missing: an error
     table = (cwd / "table.txt").read_text(encoding="utf-8")
-    assert "lovelaceada (101)" in table and "Read as a Canvas" in table
+    assert "Ada Lovelace (101)" in table and "Read as a Canvas" in table  # the roster's name
     assert "Grace Hopper (102) is on the roster but handed in nothing" in table
     out = facedata("validate", "canvas.zip", "--layout", "moodle", "-f", "json", cwd=cwd)
     report = json.loads(out.stdout)

@@ -15,6 +15,7 @@ from pipeline.roster import (
     check_roster,
     load_roster,
     read_roster,
+    roster_names,
 )
 from pipeline.validate import run_validate
 from tests.conftest import SCHEMA, face, jpeg_bytes, write_student
@@ -53,6 +54,7 @@ def test_lms_ids_match_the_roster_ids():
     roster = [RosterStudent("123456", "Ada Lovelace"), RosterStudent("7", "Bob")]
     findings = check_roster(roster, ["123456"], {"123456": "Ada Lovelace"}, "roster.csv")
     assert [(f.student, f.rule) for f in findings] == [("7", MISSING)]
+    assert roster_names(roster, ["123456", "99"]) == {"123456": "Ada Lovelace"}
     findings = check_roster(roster, ["123456", "99"], {"99": "Zed"}, "roster.csv")
     assert [(f.student, f.rule) for f in findings] == [("99", NOT_ON_ROSTER), ("7", MISSING)]
     assert "Zed (99) handed in but is not on the roster roster.csv" in findings[0].message
