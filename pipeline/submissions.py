@@ -182,11 +182,13 @@ def find_submissions(root: Path, params: IngestParams) -> Found:
     name; a student's own zip in a download is opened (one level)."""
     root = Path(root)
     layout, detected = Layout(params.layout), params.layout == Layout.AUTO
-    download, prefix = (root, "") if _is_file(root) else (_lone_zip(root, params), "")
+    base, under = _one_folder_down(root, params)
+    download, prefix = (root, "") if _is_file(root) else (_lone_zip(base, params), under)
     if download is not None and download != root:
-        prefix = as_text(download.name)
+        prefix = "/".join(p for p in (under, as_text(download.name)) if p)
     tops: list[str] | None = None
     infos: list[zipfile.ZipInfo] = []
+    strip = ""
     if download is not None:
         try:
             with zipfile.ZipFile(download) as zf:
@@ -199,9 +201,15 @@ def find_submissions(root: Path, params: IngestParams) -> Found:
                              detected)
             download = None
         else:
-            tops = sorted({_zip_name(i).split("/")[0] for i in infos})
+            names = [n for n in (_zip_name(i) for i in infos if not i.is_dir())
+                     if not _junk(n.split("/")[0], params)]
+            tops = sorted({n.split("/")[0] for n in names})
+            # the extracted download zipped again: everything in one folder that is no student's
+            if len(tops) == 1 and detect(tops) is Layout.FOLDERS and all("/" in n for n in names):
+                strip = tops[0] + "/"
+                tops = sorted({n.removeprefix(strip).split("/")[0] for n in names})
     if detected:
-        layout = detect(tops if tops is not None else _top_names(root, params))
+        layout = detect(tops if tops is not None else _top_names(base, params))
     if layout is Layout.FOLDERS and download == root:
         problem = (f"{as_text(root.name)} is neither a Moodle nor a Canvas download; extract it "
                    "and give the folder of student folders and zips")
@@ -212,11 +220,27 @@ def find_submissions(root: Path, params: IngestParams) -> Found:
     groups: dict[str, _Group] = {}
     loose: list[Finding] = []
     if download is None:
-        _group_folder(root, layout, params, groups, loose)
+        _group_folder(base, under, layout, params, groups, loose)
     else:
-        _group_zip(infos, prefix, layout, params, groups, loose)
+        _group_zip(infos, prefix, strip, layout, params, groups, loose)
     return Found([_submission(g, root, params) for _, g in sorted(groups.items())], loose,
                  layout, detected)
+
+
+def _one_folder_down(root: Path, params: IngestParams) -> tuple[Path, str]:
+    """The folder a download was extracted into, when `root` holds only that folder (an unzip
+    tool's `Course-Assignment-123/`), and its name; else `root` and ""."""
+    if not root.is_dir() or root.is_symlink():
+        return root, ""
+    inside = [p for p in root.iterdir() if not _junk(as_text(p.name), params)]
+    if len(inside) != 1 or inside[0].is_symlink() or not inside[0].is_dir():
+        return root, ""
+    only = inside[0]
+    if parse(Layout.MOODLE, as_text(only.name)) or parse(Layout.CANVAS, as_text(only.name)):
+        return root, ""  # a class of one student's folder
+    if detect(_top_names(only, params)) is Layout.FOLDERS:
+        return root, ""
+    return only, as_text(only.name)
 
 
 @dataclass
@@ -260,11 +284,13 @@ def _group(groups: dict[str, _Group], layout: Layout, entry: str, source: str,
     return group
 
 
-def _group_folder(root: Path, layout: Layout, params: IngestParams,
+def _group_folder(base: Path, under: str, layout: Layout, params: IngestParams,
                   groups: dict[str, _Group], loose: list[Finding]) -> None:
-    """An extracted download: each entry is a student's folder or one of their files."""
-    for path in sorted(root.iterdir(), key=lambda p: p.name):
+    """An extracted download (`base`, the folder `under` the submissions): each entry is a
+    student's folder or one of their files."""
+    for path in sorted(base.iterdir(), key=lambda p: p.name):
         name = as_text(path.name)
+        source = "/".join(p for p in (under, name) if p)
         if _junk(name, params):
             continue
         try:
@@ -279,25 +305,26 @@ def _group_folder(root: Path, layout: Layout, params: IngestParams,
                                  f"{name} is {_kind(mode)}, not a folder or file; it was not "
                                  "opened"))
             continue
-        group = _group(groups, layout, name, name if stat.S_ISDIR(mode) else "", loose)
+        group = _group(groups, layout, name, source if stat.S_ISDIR(mode) else under, loose)
         if group is None:
             continue
         if stat.S_ISDIR(mode):
             files = _list_folder(path, group.sub, params) or []
-            group.files.extend(_File(f.name, f.member, f.problem, name) for f in files)
+            group.files.extend(_File(f.name, f.member, f.problem, source) for f in files)
         else:
-            group.files.append(_File(parse(layout, name).rest, name, None, ""))
+            group.files.append(_File(parse(layout, name).rest, name, None, under))
 
 
-def _group_zip(infos: list[zipfile.ZipInfo], prefix: str, layout: Layout, params: IngestParams,
-               groups: dict[str, _Group], loose: list[Finding]) -> None:
-    """A download's zip: each member lies in a student's folder or is named for the student."""
+def _group_zip(infos: list[zipfile.ZipInfo], prefix: str, strip: str, layout: Layout,
+               params: IngestParams, groups: dict[str, _Group], loose: list[Finding]) -> None:
+    """A download's zip: each member lies in a student's folder or is named for the student
+    (below the one folder `strip` names, when everything is in it)."""
     named: dict[str, list[tuple[str, zipfile.ZipInfo]]] = {}
     tops: dict[str, _Group | None] = {}  # a folder that is no student's is reported once
     for info in infos:
         if info.is_dir():
             continue
-        name = _zip_name(info)
+        name = _zip_name(info).removeprefix(strip)
         top, _, inside = name.partition("/")
         if _junk(top, params):
             continue

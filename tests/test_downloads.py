@@ -96,12 +96,20 @@ def expected(files, tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", ["moodle", "moodle_flat", "canvas"])
-@pytest.mark.parametrize("packed", ["zip", "zip_in_folder", "extracted"])
+@pytest.mark.parametrize("packed", ["zip", "zip_in_folder", "extracted", "extracted_in_folder",
+                                    "zip_of_folder"])
 def test_a_download_gives_the_students_and_verdicts_of_plain_folders(
         files, expected, tmp_path, kind, packed):
     members = canvas(files) if kind == "canvas" else moodle(files, in_folders=kind == "moodle")
+    members["__MACOSX/._x"] = b"junk"
     if packed == "extracted":
         root = write_tree(tmp_path / "download", members)
+    elif packed == "extracted_in_folder":  # an unzip tool's folder named for the zip
+        root = tmp_path / "submissions"
+        write_tree(root / "Course-Assignment 1-123", members)
+    elif packed == "zip_of_folder":  # the extracted download zipped again
+        root = tmp_path / "again.zip"
+        root.write_bytes(zip_bytes({f"download/{k}": v for k, v in members.items()}))
     else:
         (tmp_path / "in").mkdir()
         root = tmp_path / "in" / "download.zip"
