@@ -492,14 +492,14 @@ def _read_file(path: Path, max_bytes: int | None) -> bytes:
 def _read_zip_member(container: Path | io.BytesIO, member: str, max_bytes: int | None,
                      label: str) -> bytes:
     try:
-        with zipfile.ZipFile(container) as zf:
-            info = zf.getinfo(member)
-            if info.flag_bits & 0x1:
-                raise SubmissionError("it is password-protected; zip it without a password")
-            _check_size(info.file_size, max_bytes)
-            # the library stops at the size the zip declares and checks the CRC at the end,
-            # so a member whose size field lies fails here instead of growing without bound
-            data = zf.read(info)
+        zf = _zip_file(container)
+        info = zf.getinfo(member)
+        if info.flag_bits & 0x1:
+            raise SubmissionError("it is password-protected; zip it without a password")
+        _check_size(info.file_size, max_bytes)
+        # the library stops at the size the zip declares and checks the CRC at the end,
+        # so a member whose size field lies fails here instead of growing without bound
+        data = zf.read(info)
     except KeyError:
         raise SubmissionError(f"{member} is not in {label} any more") from None
     except SubmissionError:
@@ -508,6 +508,22 @@ def _read_zip_member(container: Path | io.BytesIO, member: str, max_bytes: int |
         raise SubmissionError(_zip_problem(exc)) from None
     _check_size(len(data), max_bytes)
     return data
+
+
+def _zip_file(container: Path | io.BytesIO) -> zipfile.ZipFile:
+    """The zip, its directory read once for all its members while the file stays the same: a
+    download's zip holds a whole class, and reading its directory for every photo would cost
+    time in the square of the class's size."""
+    if isinstance(container, io.BytesIO):
+        return zipfile.ZipFile(container)
+    info = container.stat()
+    return _zip_on_disk(str(container), info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _zip_on_disk(path: str, inode: int, mtime_ns: int, size: int) -> zipfile.ZipFile:
+    # reading members of one ZipFile from several threads is safe: each read takes its lock
+    return zipfile.ZipFile(path)
 
 
 def _check_size(size: int, max_bytes: int | None) -> None:
