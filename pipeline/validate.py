@@ -205,7 +205,9 @@ def validate(
     if roster is not None:
         findings.extend(check_roster(roster.students, manifest.students, manifest.names,
                                      roster.path.name))
-        names = roster_names(roster.students, manifest.students)
+        # the absent by their roster id, and the submissions the roster knows by id
+        names = {r.id: r.name for r in roster.students if r.name}
+        names |= roster_names(roster.students, manifest.students)
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
     return ValidationResult(manifest, photos, findings, attributes, vocabulary.names, names)
 
