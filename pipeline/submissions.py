@@ -425,7 +425,10 @@ def _zip_of(root: Path, source: str) -> Path | io.BytesIO | None:
         return None
     if not inner:
         return outer
-    info = outer.stat()
+    try:
+        info = outer.stat()
+    except OSError as exc:  # removed since it was looked at
+        raise SubmissionError(exc.strerror or str(exc)) from None
     return io.BytesIO(_nested_zip(str(outer), inner, info.st_mtime_ns, info.st_size))
 
 
