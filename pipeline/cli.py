@@ -216,17 +216,36 @@ def validate(
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when photos fail (for pipelines).")
     ] = False,
+    errors_only: Annotated[
+        bool, typer.Option("--errors-only", help="Show errors only, no warnings or notes.")
+    ] = False,
+    student: Annotated[
+        list[str] | None,
+        typer.Option("--student", metavar="ID",
+                     help="Show only this student (repeat for more); the exit code is theirs."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Table format: print the summary line only.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Table format: every finding in full.")
+    ] = False,
     params_file: ParamsOpt = Path("params.yaml"),
     schema: SchemaOpt = None,
     cache_dir: CacheOpt = Path(".facedata-cache"),
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors,
-    3 on an unexpected error (with a log file)."""
+    3 on an unexpected error (with a log file). The table is for triage: photos per student,
+    then the errors, then the warnings collapsed; JSON and CSV hold a record for every photo
+    (docs/OUTPUTS.md)."""
     from pipeline.formats.manifest import ManifestFiles
     from pipeline.ingest import run_ingest
     from pipeline.validate import run_validate
-    from pipeline.validate_view import render_csv, render_json, render_table
+    from pipeline.validate_view import Detail, View, render_csv, render_json, render_table
 
+    if quiet and verbose:
+        raise _usage_error("--quiet and --verbose cannot go together; give one")
+    detail = Detail.QUIET if quiet else Detail.VERBOSE if verbose else Detail.TRIAGE
     params = _params(params_file)
     root = _submissions_dir(submissions)
     schema = _schema(schema)
@@ -241,21 +260,27 @@ def validate(
         result = run_validate(root, ingested, schema, params.validate, cache_dir, bars,
                               findings_csv=findings, accepted_csv=accepted, metrics_json=metrics)
 
+    view = View(frozenset(student) if student else None, errors_only, detail)
+    unknown = sorted(set(student or ()) - set(result.students))
+    if unknown:
+        raise _usage_error(f"no student {', '.join(unknown)} in {root}; the students are "
+                           f"{', '.join(result.students[:10]) or 'none'}"
+                           f"{', …' if len(result.students) > 10 else ''}")
     if format is Format.table:
         # Files and pipes get a wide table: messages are long and nobody resizes a log.
         if output:
             with output.open("w", encoding="utf-8") as fh:
-                render_table(result, Console(file=fh, width=160))
+                render_table(result, Console(file=fh, width=160), view)
         else:
             console = Console()
-            render_table(result, console if console.is_terminal else Console(width=160))
+            render_table(result, console if console.is_terminal else Console(width=160), view)
     else:
-        text = render_json(result) if format is Format.json else render_csv(result)
+        text = render_json(result, view) if format is Format.json else render_csv(result, view)
         if output:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8", newline="")
         else:
             sys.stdout.write(text)
-    if result.has_errors() and not exit_zero:
+    if view.narrow(result).has_errors() and not exit_zero:
         raise typer.Exit(1)
 
 
