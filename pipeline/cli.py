@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pipeline.config import Params, ParamsError, load_params
 from pipeline.safe_text import shown
@@ -30,9 +31,50 @@ from pipeline.safe_text import shown
 INTERNAL_ERROR = 3
 
 
+class _PlainHelp:
+    """--help as click writes it: a flag without a `<bool>` after it, an argument in the usage
+    line as SUBMISSIONS (optional: [SUBMISSIONS]), not typer's `{submissions}`."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""  # a flag takes no value to name
+        return params
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        arguments = {f"{{{p.name}}}": p for p in self.get_params(ctx)
+                     if isinstance(p, TyperArgument)}
+        arguments.update({f"[{p.name}]": p for p in arguments.values()})
+        return [_usage_name(arguments[piece]) if piece in arguments else piece
+                for piece in pieces]
+
+
+def _usage_name(argument: TyperArgument) -> str:
+    name = (argument.metavar or argument.name or "").upper()
+    name = name if argument.required else f"[{name}]"
+    return name + ("..." if argument.nargs != 1 else "")
+
+
+class _Command(_PlainHelp, TyperCommand):
+    pass
+
+
+class _Group(_PlainHelp, TyperGroup):
+    pass
+
+
 class _App(typer.Typer):
     """The typer app; calling it (the console script does) turns an unexpected exception into
-    exit code 3, one line on stderr and a log file holding the traceback."""
+    exit code 3, one line on stderr and a log file holding the traceback. Its commands write
+    --help as click does (_PlainHelp)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cls=_Group, **kwargs)
+
+    def command(self, *args, **kwargs):
+        return super().command(*args, cls=kwargs.pop("cls", _Command), **kwargs)
 
     def __call__(self, *args, **kwargs):
         # Set once here, before any worker thread starts. Pillow warns on stderr about malformed
