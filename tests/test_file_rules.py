@@ -126,7 +126,7 @@ def test_duplicates_within_and_across_students(tmp_path):
     assert set(dups) == {("ada", "a2.jpg"), ("ada", "a3.jpg"), ("bob", "b2.jpg")}
     within = dups[("ada", "a2.jpg")]
     assert "near-identical copy of a1.jpg" in within.message
-    assert 0 < within.value <= within.limit and (within.unit, within.comparison) == ("bits", ">")
+    assert 0 <= within.value <= within.limit and (within.unit, within.comparison) == ("bits", ">")
     across_ada, across_bob = dups[("ada", "a3.jpg")], dups[("bob", "b2.jpg")]
     assert "bob handed in an identical file of this photo (bob/b2.jpg)" in across_ada.message
     assert "ada handed in an identical file of this photo (ada/a3.jpg)" in across_bob.message
