@@ -230,7 +230,7 @@ def render_json(result: ValidationResult, view: View = View()) -> str:
         "photos": photos,
         "findings": findings,
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2) + "\n"  # non-ASCII escaped: bidi controls too
 
 
 def render_csv(result: ValidationResult, view: View = View()) -> str:
