@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_params  # noqa: E402
+from pipeline.findings import Finding, Severity  # noqa: E402
 from pipeline.formats.accepted import FILE_COLUMNS  # noqa: E402
 from pipeline.formats.common import write_csv  # noqa: E402
 from pipeline.formats.findings import FINDING_COLUMNS  # noqa: E402
@@ -96,23 +97,25 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
                        width=size[0], height=size[1])  # fmt: skip
             manifest.append(row)
             if rng.random() < 0.15:
-                findings.append(dict(zip(FINDING_COLUMNS, [
-                    student, name, "blurry", "error", "the face is blurry", "41.2", ">= 60", ""
-                ], strict=True)))  # fmt: skip
+                findings.append(Finding(
+                    student, name, "blurry", Severity.ERROR, "the face is blurry",
+                    quantity="edge_width", value=0.041, limit=0.03, unit="eye_distances",
+                    comparison="<=").as_row())  # fmt: skip
                 continue
             if rng.random() < 0.1:
-                findings.append(dict(zip(FINDING_COLUMNS, [
-                    student, name, "expression", "warning", "a broad smile", "1.1", "<= 1.0", ""
-                ], strict=True)))  # fmt: skip
+                findings.append(Finding(
+                    student, name, "expression", Severity.WARNING, "a broad smile",
+                    quantity="smile", value=1.1, limit=1.0, unit="spreads",
+                    comparison="<=").as_row())  # fmt: skip
             values = {k: rng.choice(v) for k, v in VOCABULARY.items()}
             accepted.append({**{k: v for k, v in row.items() if k != "kind"}, **values})
     # one photo handed in by two students
     for me, other in [("student01", "student02"), ("student02", "student01")]:
-        findings.append(dict(zip(FINDING_COLUMNS, [
-            me, "img00.jpg", "duplicate", "error", f"{other} handed in an identical file of this "
-            f"photo ({other}/img00.jpg); every photo must be your own and appear once",
-            "identical bytes", "hash distance > 4", f"{other}/img00.jpg",
-        ], strict=True)))  # fmt: skip
+        findings.append(Finding(
+            me, "img00.jpg", "duplicate", Severity.ERROR, f"{other} handed in an identical file "
+            f"of this photo ({other}/img00.jpg); every photo must be your own and appear once",
+            quantity="hash_distance", value=0, limit=4, unit="bits", comparison=">",
+            related=f"{other}/img00.jpg").as_row())  # fmt: skip
     accepted = [r for r in accepted if (r["student"], r["file"]) not in
                 {("student01", "img00.jpg"), ("student02", "img00.jpg")}]  # fmt: skip
 

@@ -387,8 +387,6 @@ def check_student_attributes(
                 Severity.ERROR,
                 f"no {table} was handed in; add {table} with the header row "
                 f"{FILE},{','.join(vocab.names)} and one row per photo",
-                value="missing",
-                limit=table,
             )
         )
         why = f"no {table} was handed in"
@@ -433,9 +431,10 @@ class _Table:
     def present(self) -> list[str]:
         return list(self.read.frame.columns)
 
-    def add(self, file: str, message: str, value: str = "", limit: str = "",
-            sev: Severity = Severity.ERROR) -> None:
-        self.result.findings.append(Finding(self.student, file, RULE, sev, message, value, limit))
+    def add(self, file: str, message: str, sev: Severity = Severity.ERROR, **measured) -> None:
+        """A finding; `measured` is Finding's quantity, value, limit, unit and comparison where
+        the problem is a number (most are words: the message quotes them)."""
+        self.result.findings.append(Finding(self.student, file, RULE, sev, message, **measured))
 
 
 @dataclass(frozen=True)
@@ -489,8 +488,6 @@ def _check_encoding(t: _Table) -> None:
             t.name,
             f"{t.name} is not UTF-8 and was read as {as_read}; check that accented letters came "
             'out right, and next time save it as "CSV UTF-8"',
-            value=t.read.encoding,
-            limit="utf-8",
             sev=Severity.WARNING,
         )
 
@@ -503,8 +500,6 @@ def _check_header(t: _Table) -> str | None:
             t.name,
             f"{t.name} has no `{FILE}` column{_did_you_mean(FILE, present)}; its first column "
             "must be `file`, holding each photo's file name",
-            value=", ".join(present[:6]),
-            limit=FILE,
         )
         return f"{t.name} has no `{FILE}` column"
     twice = sorted({n for n in present if present.count(n) > 1})
@@ -513,8 +508,6 @@ def _check_header(t: _Table) -> str | None:
             t.name,
             f"{t.name} has the column `{twice[0]}` more than once (headers ignore case, spaces "
             "and hyphens); keep one",
-            value=twice[0],
-            limit="each column once",
         )
         return f"{t.name} has a repeated column"
     return None
@@ -530,8 +523,6 @@ def _check_columns(t: _Table) -> list[str]:
             t.name,
             f"{t.name} has no column `{name}`{_did_you_mean(name, extra)}; add it, holding "
             f"{t.vocab.column(name).allowed()}",
-            value=name,
-            limit="required",
         )
     for name in extra:
         # a warning: its values are ignored, nothing the course asked for is lost
@@ -539,8 +530,6 @@ def _check_columns(t: _Table) -> list[str]:
             t.name,
             f"{t.name} has a column `{name}` that is not in the vocabulary; its values were "
             f"ignored{_did_you_mean(name, missing) or '; remove it'}",
-            value=name,
-            limit="not in the vocabulary",
             sev=Severity.WARNING,
         )
     return missing
@@ -582,8 +571,11 @@ def _check_long_rows(t: _Table, rows: _Rows) -> set[int]:
             rows.file_of(line, t.name),
             f"row {line} of {t.name} has {cells} cells but the header has {len(t.present)} "
             f'columns; a value that contains "{t.read.delimiter}" must be put in double quotes',
-            value=str(cells),
-            limit=str(len(t.present)),
+            quantity="cells",
+            value=cells,
+            limit=len(t.present),
+            unit="count",
+            comparison="==",
         )
     return set(t.read.long_rows)
 
@@ -603,15 +595,11 @@ def _check_names(t: _Table, rows: _Rows, photo_files: list[str]) -> None:
             t.add(
                 t.name,
                 f'row {line} of {t.name} names "{name}", which was not handed in; {fix}',
-                value=name,
-                limit="a photo handed in",
             )
     for photo in rows.rowless:
         t.add(
             photo,
             f"{t.name} has no row for this photo; add a row with {FILE} = {photo}",
-            value="no row",
-            limit="one row per photo",
         )
 
 
@@ -641,8 +629,6 @@ def _translate_failures(
             t.add(
                 t.name,
                 f"{t.name} breaks the check {case.check} on {column}: {case.failure_case}",
-                value=str(case.failure_case),
-                limit=str(case.check),
             )
             continue
         line = int(case.index)
@@ -656,8 +642,6 @@ def _translate_failures(
             t.add(
                 rows.file_of(line, t.name),
                 _value_message(t.name, line, column, check, value, t.vocab, rows.rowless),
-                value=value,
-                limit=t.vocab.column(column).allowed() if column != FILE else "a file name",
             )
     for lines in twins.values():
         _report_twins(t, rows, sorted(lines))
@@ -676,8 +660,6 @@ def _report_twins(t: _Table, rows: _Rows, lines: list[int]) -> None:
         rows.file_of(lines[0], t.name),
         f'"{first}" is listed {len(lines)} times in {t.name} (rows '
         f"{', '.join(map(str, lines))}); keep exactly one row per photo",
-        value=first,
-        limit="one row per photo",
     )
 
 

@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from pipeline.config import Params, ParamsError, load_params
 from pipeline.downloads import Layout
@@ -32,9 +33,50 @@ from pipeline.safe_text import shown
 INTERNAL_ERROR = 3
 
 
+class _PlainHelp:
+    """--help as click writes it: a flag without a `<bool>` after it, an argument in the usage
+    line as SUBMISSIONS (optional: [SUBMISSIONS]), not typer's `{submissions}`."""
+
+    def get_params(self, ctx: typer.Context) -> list:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""  # a flag takes no value to name
+        return params
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        arguments = {f"{{{p.name}}}": p for p in self.get_params(ctx)
+                     if isinstance(p, TyperArgument)}
+        arguments.update({f"[{p.name}]": p for p in arguments.values()})
+        return [_usage_name(arguments[piece]) if piece in arguments else piece
+                for piece in pieces]
+
+
+def _usage_name(argument: TyperArgument) -> str:
+    name = (argument.metavar or argument.name or "").upper()
+    name = name if argument.required else f"[{name}]"
+    return name + ("..." if argument.nargs != 1 else "")
+
+
+class _Command(_PlainHelp, TyperCommand):
+    pass
+
+
+class _Group(_PlainHelp, TyperGroup):
+    pass
+
+
 class _App(typer.Typer):
     """The typer app; calling it (the console script does) turns an unexpected exception into
-    exit code 3, one line on stderr and a log file holding the traceback."""
+    exit code 3, one line on stderr and a log file holding the traceback. Its commands write
+    --help as click does (_PlainHelp)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cls=_Group, **kwargs)
+
+    def command(self, *args, **kwargs):
+        return super().command(*args, cls=kwargs.pop("cls", _Command), **kwargs)
 
     def __call__(self, *args, **kwargs):
         # Set once here, before any worker thread starts. Pillow warns on stderr about malformed
@@ -238,18 +280,37 @@ def validate(
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when photos fail (for pipelines).")
     ] = False,
+    errors_only: Annotated[
+        bool, typer.Option("--errors-only", help="Show errors only, no warnings or notes.")
+    ] = False,
+    student: Annotated[
+        list[str] | None,
+        typer.Option("--student", metavar="ID",
+                     help="Show only this student (repeat for more); the exit code is theirs."),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Table format: print the summary line only.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Table format: every finding in full.")
+    ] = False,
     params_file: ParamsOpt = Path("params.yaml"),
     schema: SchemaOpt = None,
     cache_dir: CacheOpt = Path(".facedata-cache"),
     layout: LayoutOpt = None,
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors,
-    3 on an unexpected error (with a log file)."""
+    3 on an unexpected error (with a log file). The table is for triage: photos per student,
+    then the errors, then the warnings collapsed; JSON and CSV hold a record for every photo
+    (docs/OUTPUTS.md)."""
     from pipeline.formats.manifest import ManifestFiles
     from pipeline.ingest import run_ingest
     from pipeline.validate import run_validate
-    from pipeline.validate_view import render_csv, render_json, render_table
+    from pipeline.validate_view import Detail, View, render_csv, render_json, render_table
 
+    if quiet and verbose:
+        raise _usage_error("--quiet and --verbose cannot go together; give one")
+    detail = Detail.QUIET if quiet else Detail.VERBOSE if verbose else Detail.TRIAGE
     params = _with_layout(_params(params_file), layout)
     root = _submissions_dir(submissions)
     schema = _schema(schema)
@@ -264,21 +325,27 @@ def validate(
         result = run_validate(root, ingested, schema, params.validate, cache_dir, bars,
                               findings_csv=findings, accepted_csv=accepted, metrics_json=metrics)
 
+    view = View(frozenset(student) if student else None, errors_only, detail)
+    unknown = sorted(set(student or ()) - set(result.students))
+    if unknown:
+        raise _usage_error(f"no student {', '.join(unknown)} in {root}; the students are "
+                           f"{', '.join(result.students[:10]) or 'none'}"
+                           f"{', …' if len(result.students) > 10 else ''}")
     if format is Format.table:
         # Files and pipes get a wide table: messages are long and nobody resizes a log.
         if output:
             with output.open("w", encoding="utf-8") as fh:
-                render_table(result, Console(file=fh, width=160))
+                render_table(result, Console(file=fh, width=160), view)
         else:
             console = Console()
-            render_table(result, console if console.is_terminal else Console(width=160))
+            render_table(result, console if console.is_terminal else Console(width=160), view)
     else:
-        text = render_json(result) if format is Format.json else render_csv(result)
+        text = render_json(result, view) if format is Format.json else render_csv(result, view)
         if output:
-            output.write_text(text, encoding="utf-8")
+            output.write_text(text, encoding="utf-8", newline="")
         else:
             sys.stdout.write(text)
-    if result.has_errors() and not exit_zero:
+    if view.narrow(result).has_errors() and not exit_zero:
         raise typer.Exit(1)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.attributes import Vocabulary, check_student_attributes, load_vocabulary
 from pipeline.config import ValidateParams
-from pipeline.findings import Finding, Severity
+from pipeline.findings import Finding, Severity, Verdict, verdict
 from pipeline.formats.accepted import write_accepted
 from pipeline.formats.common import FormatError
 from pipeline.formats.findings import write_findings
@@ -59,21 +59,35 @@ class ValidationResult:
             if (ph.student, ph.file) not in bad and ph.main_face is not None
         ]
 
+    def verdicts(self) -> dict[tuple[str, str], Verdict]:
+        """(student, file) -> verdict, for every photo handed in, in the photos' order."""
+        own: dict[tuple[str, str], list[Finding]] = {}
+        for f in self.findings:
+            own.setdefault((f.student, f.file), []).append(f)
+        return {
+            (ph.student, ph.file): verdict(own.get((ph.student, ph.file), ()),
+                                           ph.main_face is not None)
+            for ph in self.photos
+        }
+
     def summary(self) -> dict[str, dict[str, object]]:
-        """Per student: photos handed in, accepted, errors, warnings, rules broken."""
-        out = {
-            s: {"photos": 0, "accepted": 0, "errors": 0, "warnings": 0, "rules": Counter()}
+        """Per student, in photos: handed in, accepted (with warnings among them), rejected; and
+        the errors about the submission as a whole (the count, the attribute table, ...)."""
+        out: dict[str, dict[str, object]] = {
+            s: {"photos": 0, "accepted": 0, "accepted_with_warnings": 0, "rejected": 0,
+                "submission_errors": 0}
             for s in self.students
         }
-        for ph in self.photos:
-            out[ph.student]["photos"] += 1
-        for ph in self.accepted():
-            out[ph.student]["accepted"] += 1
+        for (student, _), v in self.verdicts().items():
+            counts = out[student]
+            counts["photos"] += 1
+            counts["rejected" if v is Verdict.REJECTED else "accepted"] += 1
+            counts["accepted_with_warnings"] += v is Verdict.ACCEPTED_WITH_WARNINGS
+        photos = {(ph.student, ph.file) for ph in self.photos}
         for f in self.findings:
-            if f.severity is Severity.INFO or f.student not in out:
-                continue
-            out[f.student]["errors" if f.severity is Severity.ERROR else "warnings"] += 1
-            out[f.student]["rules"][f.rule] += 1
+            if (f.severity is Severity.ERROR and f.student in out
+                    and (f.student, f.file) not in photos):
+                out[f.student]["submission_errors"] += 1
         return out
 
     def has_errors(self) -> bool:
@@ -215,7 +229,7 @@ def validate(
 def write_outputs(
     result: ValidationResult, findings_csv: Path, accepted_csv: Path, metrics_json: Path
 ) -> None:
-    write_findings(result.findings, findings_csv)
+    write_findings(result.findings, findings_csv, result.verdicts())
     by_key = {(r.student, r.file): r for r in result.manifest.rows}
     photos = []
     for ph in result.accepted():

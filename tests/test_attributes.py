@@ -1,5 +1,7 @@
 """Attribute tables: every way a spreadsheet goes wrong becomes a finding, never a traceback."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -110,7 +112,7 @@ def test_windows_1252_table_is_read_with_a_warning(bom):
     result = check(table(rows, encoding="cp1252", bom=bom))
     assert set(result.rows) == set(PHOTOS)
     assert [(f.file, f.severity, f.value) for f in result.findings] == [
-        ("attributes.csv", Severity.WARNING, "cp1252")
+        ("attributes.csv", Severity.WARNING, None)  # an encoding is no number: the message says
     ]
     assert "Windows-1252" in result.findings[0].message
     assert result.rows["img01.jpg"]["identification_mark"] == "narbe über der braue – links"
@@ -125,10 +127,9 @@ def test_near_miss_gets_a_suggestion_and_far_miss_the_allowed_values():
     assert near.message == (
         'row 2 of attributes.csv: "Brwn" is not an eye_colour; did you mean "brown"?'
     )
-    assert (near.severity, near.value) == (Severity.ERROR, "Brwn")
-    assert near.limit == "one of brown, black, blue, green, hazel, grey"
+    assert (near.severity, near.value, near.limit) == (Severity.ERROR, None, None)
     assert "write one of brown, black, blue, green, hazel, grey" in far.message
-    assert far.value == "purple"
+    assert '"purple"' in far.message
     assert set(result.rows) == {"img03.jpg"}  # photos with a bad row are not accepted
 
 
@@ -143,7 +144,6 @@ def test_age_type_is_checked_before_its_range():
     assert "age 150 is outside 1–100" in found["img02.jpg"].message
     assert "age -5 is outside 1–100" in found["img03.jpg"].message
     assert 'age "12.5" is not a whole number' in found["img04.jpg"].message
-    assert found["img02.jpg"].limit == "a whole number from 1 to 100"
     assert result.rows == {}
 
 
@@ -156,7 +156,8 @@ def test_rows_and_photos_that_do_not_match():
         '"img01.jpg" is listed 2 times in attributes.csv (rows 2, 5); '
         "keep exactly one row per photo"
     )
-    unknown = {f.value: f.message for f in on(result, "attributes.csv")}
+    unknown = {re.search(r'names "([^"]+)"', f.message)[1]: f.message
+               for f in on(result, "attributes.csv")}
     assert unknown["imgO3.jpg"] == (
         'row 4 of attributes.csv names "imgO3.jpg", which was not handed in; '
         'did you mean "img03.jpg"?'
@@ -184,7 +185,7 @@ def test_missing_and_extra_columns():
     ]
     rows = [[*r, "blue", "x"] for r in rows]
     result = check(table(rows, header=header))
-    whole = {f.value: f for f in on(result, "attributes.csv")}
+    whole = {re.search(r"column `([^`]+)`", f.message)[1]: f for f in on(result, "attributes.csv")}
     assert whole["dimples"].severity is Severity.ERROR
     assert "no column `dimples`; add it, holding one of yes, no" in whole["dimples"].message
     assert 'no column `eye_colour`; did you mean "eye_color"?' in whole["eye_colour"].message
@@ -199,7 +200,9 @@ def test_missing_and_extra_columns():
 def test_extra_column_alone_is_only_a_warning():
     rows = [[*r, "taken in the garden"] for r in valid_rows()]
     result = check(table(rows, header=[*ATTRIBUTE_COLUMNS, "Notes"]))
-    assert [(f.severity, f.value) for f in result.findings] == [(Severity.WARNING, "notes")]
+    assert [(f.severity, "column `notes`" in f.message) for f in result.findings] == [
+        (Severity.WARNING, True)
+    ]
     assert set(result.rows) == set(PHOTOS) and "notes" not in result.rows["img01.jpg"]
 
 

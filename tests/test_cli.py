@@ -49,6 +49,10 @@ def test_clean_class_exits_0_and_warnings_do_not_count(tmp_path, good_photos):
     assert report["metrics"]["accepted"] == 3
     assert {f["severity"] for f in report["findings"]} <= {"warning", "info"}
     assert any(f["file"] == "stray.txt" for f in report["findings"])
+    # a record for every photo handed in, accepted ones too, with what was measured
+    assert sorted(p["file"] for p in report["photos"]) == sorted(good_photos)
+    assert {p["verdict"] for p in report["photos"]} <= {"accepted", "accepted_with_warnings"}
+    assert all(abs(p["measurements"]["yaw"]) < 25 for p in report["photos"])
 
 
 def test_failing_photo_exits_1_in_every_format(tmp_path, good_photos):
@@ -63,9 +67,14 @@ def test_failing_photo_exits_1_in_every_format(tmp_path, good_photos):
 
     out = facedata("validate", "subs", "--format", "csv", "--output", "audit.csv", cwd=cwd)
     assert out.returncode == 1 and out.stdout == ""
-    rows = list(csv.DictReader(io.StringIO((cwd / "audit.csv").read_text())))
+    rows = list(csv.DictReader(io.StringIO((cwd / "audit.csv").read_text(encoding="utf-8-sig"))))
     small = [r for r in rows if r["rule"] == "too_small"]
-    assert small[0]["file"] == "p3.jpg" and small[0]["limit"] == "≥ 500 px"
+    assert small[0]["file"] == "p3.jpg" and small[0]["verdict"] == "rejected"
+    assert (small[0]["value"], small[0]["comparison"], small[0]["limit"], small[0]["unit"]) == (
+        "300", ">=", "500", "px")
+    verdicts = {r["file"]: r["verdict"] for r in rows}
+    assert verdicts["p3.jpg"] == "rejected"  # (this face smiles a little: a warning, kept)
+    assert {verdicts["p1.jpg"], verdicts["p2.jpg"]} <= {"accepted", "accepted_with_warnings"}
 
 
 @pytest.mark.parametrize(
@@ -216,3 +225,75 @@ def test_an_lms_download_zip_with_a_roster(tmp_path, good_photos):
     (cwd / "roster.csv").write_text("name\nAda\n")
     out = facedata("validate", "canvas.zip", cwd=cwd)
     assert out.returncode == 2 and "no id column" in out.stderr, out.stderr
+
+
+def test_triage_flags(tmp_path, good_photos):
+    cwd = project(tmp_path, 3)
+    write_student(cwd / "subs", "ada", good_photos)
+    small = face("paul_rudd").resize((300, 300))
+    write_student(cwd / "subs", "bob", {"b1.jpg": jpeg_bytes(small)})
+    out = facedata("validate", "subs", cwd=cwd)
+    assert out.returncode == 1
+    last = out.stdout.splitlines()[-1]  # photos counted, not findings
+    assert last.startswith("2 students, 4 photos: 3 accepted (") and "1 rejected; 1 error" in last
+    assert "  bob/b1.jpg  too_small  300 px (limit ≥ 500 px)" in out.stdout
+
+    quiet = facedata("validate", "subs", "--quiet", cwd=cwd)
+    assert quiet.stdout.splitlines() == [last]
+    ada = facedata("validate", "subs", "--student", "ada", "-f", "json", cwd=cwd)
+    assert ada.returncode == 0  # the exit code is the students shown
+    assert {p["student"] for p in json.loads(ada.stdout)["photos"]} == {"ada"}
+    both = facedata("validate", "subs", "--student", "ada", "--student", "bob", "--errors-only",
+                    cwd=cwd)
+    assert both.returncode == 1 and "Warnings" not in both.stdout and "too_small" in both.stdout
+    verbose = facedata("validate", "subs", "--verbose", cwd=cwd)
+    assert "Findings" in verbose.stdout and "not a resized copy" in verbose.stdout
+
+    for args, message in [(["--quiet", "--verbose"], "cannot go together"),
+                          (["--student", "zed"], "no student zed")]:
+        wrong = facedata("validate", "subs", *args, cwd=cwd)
+        assert wrong.returncode == 2 and message in wrong.stderr
+
+
+def test_formula_looking_cells_are_neutralised_in_every_csv(tmp_path, good_photos):
+    """Names and values a spreadsheet would run (OWASP: = + - @ tab CR) go through the real
+    command; the CLI's CSV is findings.csv, byte for byte, with a byte order mark."""
+    cwd = project(tmp_path, 4)
+    names = ["=1+2.jpg", "+p.jpg", "-p.jpg"]
+    photos = dict(zip(names, good_photos.values(), strict=True))
+    table = attributes_csv([*names, "@SUM(A1).jpg"]).decode()
+    table = table.replace(",none\n", ',"=HYPERLINK(""http://x"",""y"")"\n', 1)
+    write_student(cwd / "subs", "@eve", photos, attributes=table.encode())
+    out = facedata("validate", "subs", "-f", "csv", "-o", "audit.csv", "--findings", "f.csv",
+                   "--accepted", "a.csv", "--metrics", "m.json", cwd=cwd)
+    assert out.returncode == 1, out.stderr
+    audit = (cwd / "audit.csv").read_bytes()
+    assert audit.startswith(b"\xef\xbb\xbf") and audit == (cwd / "f.csv").read_bytes()
+    cells = [c for r in csv.reader(io.StringIO(audit.decode("utf-8-sig"))) for c in r]
+    risky = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert all(_is_number(c) for c in risky), risky  # -0.05 stays a number
+    assert {"'@eve", "'=1+2.jpg", "'+p.jpg", "'-p.jpg"} <= set(cells)
+    assert any('"@SUM(A1).jpg", which was not handed in' in c for c in cells)
+    accepted = (cwd / "a.csv").read_text(encoding="utf-8")
+    assert "'=hyperlink(" in accepted.lower() and "\n=" not in accepted and ",=" not in accepted
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_help_reads_like_click(tmp_path):
+    """Flags without `<bool>`, arguments in the usage line as NAME or [NAME], not `{name}`."""
+    commands = ["", "ingest", "validate", "crop", "augment", "shard", "report", "train",
+                "evaluate", "generate"]
+    for command in commands:
+        out = facedata(*command.split(), "--help", cwd=tmp_path)
+        assert out.returncode == 0, command
+        assert "<bool>" not in out.stdout and "{" not in out.stdout, (command, out.stdout)
+    usage = facedata("validate", "--help", cwd=tmp_path).stdout
+    assert "Usage: facedata validate [OPTIONS] SUBMISSIONS" in usage
+    assert "[SUBMISSIONS]" in facedata("ingest", "--help", cwd=tmp_path).stdout

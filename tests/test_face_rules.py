@@ -112,7 +112,8 @@ def test_good_photos_pass_every_face_rule_smiles_get_the_warning_only():
 def test_group_photo_fails_multiple_faces():
     findings = face_findings(measured("multiface"))
     assert findings["multiple_faces"].severity is Severity.ERROR
-    assert findings["multiple_faces"].value == "6 faces"
+    f = findings["multiple_faces"]
+    assert (f.quantity, f.value, f.comparison, f.limit, f.unit) == ("faces", 6, "==", 1, "count")
 
 
 def _face(x: float, size: float) -> Face:
@@ -147,8 +148,9 @@ def test_turned_face_fails_not_frontal():
     # moves the nose with the eyes, where a real turn moves the nose tip in front of them.
     finding = face_findings(measured("cameraman_gray"))["not_frontal"]
     assert "(yaw)" in finding.message and "picture's right" in finding.message
-    assert finding.limit == f"≤ {PARAMS.max_turn:g}°"
-    assert float(finding.value.rstrip("°")) > PARAMS.max_turn
+    assert (finding.quantity, finding.unit, finding.comparison) == ("turn", "deg", "<=")
+    assert finding.limit == PARAMS.max_turn and finding.value > PARAMS.max_turn
+    assert finding.shown_limit == f"≤ {PARAMS.max_turn:g}°"
 
 
 @pytest.mark.parametrize("angle", [30, -30])
@@ -214,7 +216,8 @@ def test_small_face_in_a_wide_frame_fails_face_too_small_by_width():
     wide.paste(im, (im.width * 2, 0))
     finding = judged({"wide.jpg": wide})["wide.jpg"]["face_too_small"]
     assert "of the photo's width" in finding.message
-    assert finding.limit == f"≥ {PARAMS.min_head_width:.0%}"
+    assert (finding.quantity, finding.unit, finding.comparison) == ("head_width", "fraction", ">=")
+    assert finding.value < finding.limit == PARAMS.min_head_width
 
 
 def test_darkened_and_washed_out_copies_fail_exposure():
@@ -236,7 +239,9 @@ def test_a_photo_too_dark_to_find_a_face_in_still_gets_exposure():
     findings = judged({"night.jpg": Image.fromarray((arr * 0.04).astype(np.uint8))})["night.jpg"]
     assert "no_face" in findings
     assert "the whole photo is too dark" in findings["exposure"].message
-    assert findings["exposure"].limit == f"≥ {PARAMS.min_highlights:g}"
+    light = findings["exposure"]
+    assert (light.quantity, light.unit, light.comparison) == ("highlights", "luma", ">=")
+    assert light.value < light.limit == PARAMS.min_highlights
 
 
 def _side_light(im: Image.Image, box, towards: str) -> Image.Image:

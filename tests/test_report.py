@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from pipeline.config import ReportParams, ValidateParams
+from pipeline.findings import Finding, Severity
 from pipeline.formats.findings import FINDING_COLUMNS
 from pipeline.images import ImageError
 from pipeline.report import MAX_SHOWN, ReportError, run_report, thumbnail
@@ -114,9 +115,8 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def finding(student, file, rule, severity, message, value="", limit="", related=""):
-    return dict(zip(FINDING_COLUMNS,
-                    [student, file, rule, severity, message, value, limit, related], strict=True))
+def finding(student, file, rule, severity, message, **measured):
+    return Finding(student, file, rule, Severity(severity), message, **measured).as_row()
 
 
 @dataclass
@@ -168,19 +168,23 @@ def make_class(tmp_path: Path) -> ClassFiles:
                          bytes=10, format="CSV", width="", height=""))  # fmt: skip
     findings = [
         finding("ada", "", "count", "error", "handed in 3 photos, fewer than the 4 asked for",
-                "3", "= 4"),
+                quantity="photos", value=3, limit=4, unit="count", comparison="=="),
         finding("ada", "a.jpg", "duplicate", "error", "grace handed in an identical file of this "
                 "photo (grace/g2.jpg); every photo must be your own and appear once",
-                "identical bytes", "hash distance > 4", "grace/g2.jpg"),
-        finding("ada", "b.jpg", "expression", "warning", "a broad smile", "1.12", "<= 1.05"),
+                quantity="hash_distance", value=0, limit=4, unit="bits", comparison=">",
+                related="grace/g2.jpg"),
+        finding("ada", "b.jpg", "expression", "warning", "a broad smile",
+                quantity="smile", value=1.12, limit=1.05, unit="spreads", comparison="<="),
         finding("ada", EVIL, "too_small", "error", f"{EVIL} is 120×120 pixels; the shorter side "
-                "must be at least 500", "120", ">= 500"),
+                "must be at least 500", quantity="short_side", value=120, limit=500, unit="px",
+                comparison=">="),
         finding("grace", "cut.jpg", "corrupt", "error", "the file does not decode to the end"),
         finding("grace", "g2.jpg", "duplicate", "error", "ada handed in an identical file of this "
                 "photo (ada/a.jpg); every photo must be your own and appear once",
-                "identical bytes", "hash distance > 4", "ada/a.jpg"),
+                quantity="hash_distance", value=0, limit=4, unit="bits", comparison=">",
+                related="ada/a.jpg"),
         finding("grace", "attributes.csv", "attributes", "error",
-                'age "<b>old</b>" is not a whole number', "<b>old</b>", "1-100"),
+                'age "<b>old</b>" is not a whole number'),
         finding("grace", "__MACOSX/._g1.jpg", "submission", "info",
                 "__MACOSX/._g1.jpg was ignored: it is an operating-system file"),
         finding("", "notes.txt", "submission", "warning",
@@ -293,10 +297,10 @@ def test_rejected_photos_show_reasons_and_measured_values(klass, tmp_path):
     fig = doc.one("figure", data_file=EVIL)
     assert fig.attrs["data-status"] == "rejected"
     reason = fig.one("li", data_rule="too_small").text()
-    assert "measured 120; limit >= 500" in reason
+    assert "measured 120 px; limit ≥ 500 px" in reason
     warned = doc.one("figure", data_file="b.jpg")
     assert warned.attrs["data-status"] == "warning"
-    assert "limit <= 1.05" in warned.one("li", data_rule="expression").text()
+    assert "limit ≤ 1.05 spreads" in warned.one("li", data_rule="expression").text()
     assert doc.one("figure", data_file="g1.jpg").attrs["data-status"] == "ok"
 
 
@@ -470,7 +474,7 @@ def test_missing_validate_output_is_a_clear_error(klass, tmp_path):
 
 def test_findings_without_the_documented_columns_are_a_clear_error(klass, tmp_path):
     klass.paths["findings"].write_text("student,file,rule\nada,a.jpg,count\n")
-    with pytest.raises(ReportError, match="no column severity, message, value, limit"):
+    with pytest.raises(ReportError, match="no column verdict, severity, message, quantity, value"):
         render(klass, tmp_path / "reports")
 
 

@@ -42,7 +42,7 @@ def test_a_roster_with_one_absent_student_gives_one_missing_finding(tmp_path):
     assert "Linus Torvalds (l9) is on the roster but handed in nothing" == missing[0].message
     extra = [f for f in result.findings if f.rule == NOT_ON_ROSTER]
     assert [(f.student, f.severity) for f in extra] == [("eve", Severity.WARNING)]
-    assert "l9" in result.students and result.summary()["l9"]["errors"] == 1
+    assert "l9" in result.students and result.summary()["l9"]["submission_errors"] == 1
     assert result.names["l9"] == "Linus Torvalds" and result.names["ada"] == "Ada Lovelace"
     assert result.metrics()["rules"][MISSING] == 1 and result.metrics()["rules"][NOT_ON_ROSTER] == 1
     # without a roster, neither

@@ -28,11 +28,15 @@ class Needs(StrEnum):
 
 @dataclass(frozen=True)
 class Breach:
-    """What a photo rule reports: a sentence a student can act on, the measured value, the limit."""
+    """What a photo rule reports: a sentence a student can act on, and the measurement it judged
+    as numbers (see pipeline.findings.Finding: quantity, value, limit, unit, comparison)."""
 
     message: str
-    value: str = ""
-    limit: str = ""
+    quantity: str = ""
+    value: float | None = None
+    limit: float | None = None
+    unit: str = ""
+    comparison: str = ""
 
 
 PhotoCheck = Callable[["Photo", "ValidateParams"], Breach | None]
@@ -96,8 +100,11 @@ def judge_photo(photo: Photo, params: ValidateParams) -> list[Finding]:
                     rule.id,
                     rule.severity,
                     breach.message,
-                    breach.value,
-                    breach.limit,
+                    quantity=breach.quantity,
+                    value=breach.value,
+                    limit=breach.limit,
+                    unit=breach.unit,
+                    comparison=breach.comparison,
                 )
             )
     return findings

@@ -24,7 +24,7 @@ def no_face(photo: Photo, p: ValidateParams) -> Breach | None:
     return Breach(
         f"no face was found (face detector, probability ≥ {p.detect.face_prob:g}); hand in a "
         "photo in which the face is large, clearly visible, facing the camera, not covered",
-        value="0 faces", limit=f"1 face with probability ≥ {p.detect.face_prob:g}")
+        quantity="faces", value=0, limit=1, unit="count", comparison=">=")
 
 
 @photo_rule("multiple_faces", Severity.ERROR, Needs.FACE)
@@ -40,7 +40,7 @@ def multiple_faces(photo: Photo, p: ValidateParams) -> Breach | None:
         f"{n} faces were found (the second largest is {second:.0%} of the size of the main one); "
         "the person must be alone in the photo (faces under "
         f"{p.multiple_faces_min_fraction:.0%} of the main face's size are ignored)",
-        value=f"{n} faces", limit="1 face")
+        quantity="faces", value=n, limit=1, unit="count", comparison="==")
 
 
 @photo_rule("not_frontal", Severity.ERROR, Needs.FACE)
@@ -58,12 +58,13 @@ def not_frontal(photo: Photo, p: ValidateParams) -> Breach | None:
                      f"the limit is ±{p.max_roll:g}°")
     if not parts:
         return None
+    # the measure furthest past its limit; roll is judged as a size, either way round
     if turn / p.max_turn >= abs(pose.roll) / p.max_roll:
-        value, limit = f"{turn:.1f}°", f"≤ {p.max_turn:g}°"
+        quantity, value, limit = "turn", turn, p.max_turn
     else:
-        value, limit = f"{pose.roll:.1f}° roll", f"±{p.max_roll:g}°"
+        quantity, value, limit = "roll", abs(pose.roll), p.max_roll
     return Breach(f"{'; '.join(parts)} — look straight into the camera, head upright",
-                  value=value, limit=limit)
+                  quantity=quantity, value=value, limit=limit, unit="deg", comparison="<=")
 
 
 def away_from_camera(pose: Pose) -> float:
@@ -84,14 +85,14 @@ def face_too_small(photo: Photo, p: ValidateParams) -> Breach | None:
     if tall / p.min_head_height <= wide / p.min_head_width:
         what = (f"the head (crown to chin) is only {tall:.0%} of the photo's height "
                 f"(limit {p.min_head_height:.0%})")
-        value, limit = f"{tall:.0%} of the height", f"≥ {p.min_head_height:.0%}"
+        measured = {"quantity": "head_height", "value": tall, "limit": p.min_head_height}
     else:
         what = (f"the head (crown to chin) is only {wide:.0%} of the photo's width "
                 f"(limit {p.min_head_width:.0%})")
-        value, limit = f"{wide:.0%} of the width", f"≥ {p.min_head_width:.0%}"
+        measured = {"quantity": "head_width", "value": wide, "limit": p.min_head_width}
     return Breach(
         f"{what}: this is a half- or full-body shot; take the photo closer, head and shoulders "
-        "filling the frame", value=value, limit=limit)
+        "filling the frame", **measured, unit="fraction", comparison=">=")
 
 
 @photo_rule("face_cut_off", Severity.ERROR, Needs.FACE)
@@ -105,7 +106,8 @@ def face_cut_off(photo: Photo, p: ValidateParams) -> Breach | None:
     return Breach(
         f"the face is cut off: {what} (chin, cheeks and forehead must be inside, limit "
         f"{p.min_outline_margin:g}); leave space around the whole head",
-        value=f"{q.outline_margin:+.2f}", limit=f"≥ {p.min_outline_margin:g}")
+        quantity="outline_margin", value=q.outline_margin, limit=p.min_outline_margin,
+        unit="eye_distances", comparison=">=")
 
 
 @photo_rule("blurry", Severity.ERROR, Needs.FACE)
@@ -117,20 +119,29 @@ def blurry(photo: Photo, p: ValidateParams) -> Breach | None:
         f"the face is blurred: its edges are {q.edge_width:.3f} eye distances wide (limit "
         f"{p.max_edge_width:g}); hold the camera still, focus on the face, use the original "
         "photo rather than an enlarged copy",
-        value=f"{q.edge_width:.3f}", limit=f"≤ {p.max_edge_width:g}")
+        quantity="edge_width", value=q.edge_width, limit=p.max_edge_width, unit="eye_distances",
+        comparison="<=")
 
 
 @photo_rule("exposure", Severity.ERROR, Needs.PIXELS)
 def exposure(photo: Photo, p: ValidateParams) -> Breach | None:
-    problems = _photo_tones(photo, p) + _face_light(photo, p)  # (message, value, limit)
+    problems = _photo_tones(photo, p) + _face_light(photo, p)
     if not problems:
         return None
-    text = "; ".join(m for m, _, _ in problems)
+    text = "; ".join(m for m, _ in problems)
     return Breach(f"{text} — take the photo in even daylight, no flash or spotlight from one side",
-                  value=problems[0][1], limit=problems[0][2])
+                  **problems[0][1])
 
 
-def _photo_tones(photo: Photo, p: ValidateParams) -> list[tuple[str, str, str]]:
+Problem = tuple[str, dict]  # a message and its measurement (Breach's keyword arguments)
+
+
+def _measured(quantity: str, value: float, limit: float, unit: str, comparison: str) -> dict:
+    return {"quantity": quantity, "value": value, "limit": limit, "unit": unit,
+            "comparison": comparison}
+
+
+def _photo_tones(photo: Photo, p: ValidateParams) -> list[Problem]:
     """The whole photo's tonal range: said even when no face could be found in it."""
     t = photo.tones
     if t is None:
@@ -139,36 +150,38 @@ def _photo_tones(photo: Photo, p: ValidateParams) -> list[tuple[str, str, str]]:
     if t.highlights < p.min_highlights:
         problems.append((f"the whole photo is too dark (its brightest parts reach only "
                          f"{t.highlights:.0f} of 255, limit {p.min_highlights:g})",
-                         f"highlights {t.highlights:.0f}", f"≥ {p.min_highlights:g}"))
+                         _measured("highlights", t.highlights, p.min_highlights, "luma", ">=")))
     if t.shadows > p.max_shadows:
         problems.append((f"the whole photo is washed out (even its darkest parts are "
                          f"{t.shadows:.0f} of 255, limit {p.max_shadows:g})",
-                         f"shadows {t.shadows:.0f}", f"≤ {p.max_shadows:g}"))
+                         _measured("shadows", t.shadows, p.max_shadows, "luma", "<=")))
     return problems
 
 
-def _face_light(photo: Photo, p: ValidateParams) -> list[tuple[str, str, str]]:
+def _face_light(photo: Photo, p: ValidateParams) -> list[Problem]:
     q = _quality(photo)
     if q is None:
         return []
     problems = []
     if q.brightness < p.min_brightness:
         problems.append((f"the face is too dark (mean brightness {q.brightness:.0f} of 255, "
-                         f"limit {p.min_brightness:g})", f"{q.brightness:.0f}",
-                         f"≥ {p.min_brightness:g}"))
+                         f"limit {p.min_brightness:g})",
+                         _measured("brightness", q.brightness, p.min_brightness, "luma", ">=")))
     if q.brightness > p.max_brightness:
         problems.append((f"the face is too bright (mean brightness {q.brightness:.0f} of 255, "
-                         f"limit {p.max_brightness:g})", f"{q.brightness:.0f}",
-                         f"≤ {p.max_brightness:g}"))
+                         f"limit {p.max_brightness:g})",
+                         _measured("brightness", q.brightness, p.max_brightness, "luma", "<=")))
     for clipped, colour in ((q.clipped_dark, "black"), (q.clipped_bright, "white")):
         if clipped > p.max_clipped:
             problems.append((f"{clipped:.0%} of the face is pure {colour}, detail lost "
-                             f"(limit {p.max_clipped:.0%})", f"{clipped:.0%} {colour}",
-                             f"≤ {p.max_clipped:.0%}"))
+                             f"(limit {p.max_clipped:.0%})",
+                             _measured(f"clipped_{'dark' if colour == 'black' else 'bright'}",
+                                       clipped, p.max_clipped, "fraction", "<=")))
     if q.cheek_ratio is not None and q.cheek_ratio > p.max_cheek_ratio:
         problems.append((f"one cheek is {q.cheek_ratio:.1f}× as bright as the other "
                          f"(limit {p.max_cheek_ratio:g}×): light from one side",
-                         f"{q.cheek_ratio:.2f}×", f"≤ {p.max_cheek_ratio:g}×"))
+                         _measured("cheek_ratio", q.cheek_ratio, p.max_cheek_ratio, "ratio",
+                                   "<=")))
     return problems
 
 
@@ -177,36 +190,37 @@ def expression(photo: Photo, p: ValidateParams) -> Breach | None:
     q = _quality(photo)
     if q is None or q.smile is None or q.mouth_open is None:
         return None
-    seen = []  # (message, value, limit), the plainest first
+    seen: list[Problem] = []  # the plainest first
     if q.smile > p.max_smile:
         seen.append((f"the mouth's corners are raised and drawn out ({q.smile:.1f} neutral "
                      f"spreads towards a smile, limit {p.max_smile:g}): probably smiling",
-                     f"smile {q.smile:.1f}", f"≤ {p.max_smile:g}"))
+                     _measured("smile", q.smile, p.max_smile, "spreads", "<=")))
     if q.mouth_open > p.max_mouth_open:
         seen.append((f"the lips are apart by {q.mouth_open:.0%} of the mouth's width (limit "
                      f"{p.max_mouth_open:.0%}): talking, laughing or surprised",
-                     f"open {q.mouth_open:.0%}", f"≤ {p.max_mouth_open:.0%}"))
+                     _measured("mouth_open", q.mouth_open, p.max_mouth_open, "fraction", "<=")))
     if q.eyes_open is not None and q.eyes_open < p.min_eyes_open:
         seen.append((f"the eyes are nearly closed (open {q.eyes_open:.2f} of their width, limit "
                      f"{p.min_eyes_open:g}; an open eye: about 0.33): squeezed, wincing or "
-                     "blinking", f"eyes {q.eyes_open:.2f}", f"≥ {p.min_eyes_open:g}"))
+                     "blinking", _measured("eyes_open", q.eyes_open, p.min_eyes_open, "ratio",
+                                           ">=")))
     if q.eyes_open is not None and q.eyes_open > p.max_eyes_open:
         seen.append((f"the eyes are opened wide ({q.eyes_open:.2f} of their width, limit "
                      f"{p.max_eyes_open:g}; a relaxed eye: about 0.33): surprised or staring",
-                     f"eyes {q.eyes_open:.2f}", f"≤ {p.max_eyes_open:g}"))
+                     _measured("eyes_open", q.eyes_open, p.max_eyes_open, "ratio", "<=")))
     if q.brows is not None and q.brows > p.max_brows:
         seen.append((f"the eyebrows are raised ({q.brows:.2f} eye distances above the eyes, "
-                     f"limit {p.max_brows:g}; relaxed: about 0.32)", f"brows {q.brows:.2f}",
-                     f"≤ {p.max_brows:g}"))
+                     f"limit {p.max_brows:g}; relaxed: about 0.32)",
+                     _measured("brows", q.brows, p.max_brows, "eye_distances", "<=")))
     if q.brows is not None and q.brows < p.min_brows:
         seen.append((f"the eyebrows are drawn down ({q.brows:.2f} eye distances above the eyes, "
                      f"limit {p.min_brows:g}; relaxed: about 0.32): frowning",
-                     f"brows {q.brows:.2f}", f"≥ {p.min_brows:g}"))
+                     _measured("brows", q.brows, p.min_brows, "eye_distances", ">=")))
     if not seen:
         return None
-    return Breach(f"{'; '.join(m for m, _, _ in seen)} — the photos should show a neutral "
+    return Breach(f"{'; '.join(m for m, _ in seen)} — the photos should show a neutral "
                   "expression: mouth closed and relaxed, eyes open, brows at rest",
-                  value=seen[0][1], limit=seen[0][2])
+                  **seen[0][1])
 
 
 def _main(photo: Photo) -> Face:

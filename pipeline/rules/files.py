@@ -29,14 +29,14 @@ def not_jpeg(photo: Photo, p: ValidateParams) -> Breach | None:
             f"this is a {photo.format} file (extension {ext}), not a JPEG; "
             "export or convert it to JPEG (.jpg) and hand it in again"
         )
-    return Breach(msg, value=photo.format, limit="JPEG")
+    return Breach(msg)  # a format is no number: the message names it
 
 
 @photo_rule("corrupt", Severity.ERROR, Needs.FILE)
 def corrupt(photo: Photo, p: ValidateParams) -> Breach | None:
     if photo.error is None:
         return None
-    return Breach(photo.error, value="does not decode", limit="decodes to the end")
+    return Breach(photo.error)
 
 
 @photo_rule("too_small", Severity.ERROR, Needs.FILE)
@@ -49,8 +49,7 @@ def too_small(photo: Photo, p: ValidateParams) -> Breach | None:
     return Breach(
         f"the photo is {photo.width}×{photo.height} px; its shorter side {short} px is under "
         f"{p.min_side} px — hand in the camera's original, not a resized copy",
-        value=f"{short} px",
-        limit=f"≥ {p.min_side} px",
+        quantity="short_side", value=short, limit=p.min_side, unit="px", comparison=">=",
     )
 
 
@@ -63,6 +62,6 @@ def grayscale(photo: Photo, p: ValidateParams) -> Breach | None:
         f"the photo is black and white or a single tint such as sepia (its colour beyond a tint "
         f"is {photo.chroma:.1f}, limit {p.grayscale_max_chroma:g}); hand in a colour photo "
         "without a black-and-white, sepia or vintage filter",
-        value=f"{photo.chroma:.1f}",
-        limit=f"> {p.grayscale_max_chroma:g}",
+        quantity="chroma", value=photo.chroma, limit=p.grayscale_max_chroma, unit="chroma",
+        comparison=">",
     )

@@ -23,9 +23,13 @@ def count(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
                 "",
                 "count",
                 Severity.ERROR,
-                f"handed in {n} photos, {comparison} than the {p.images_per_student} asked for",
-                value=str(n),
-                limit=f"exactly {p.images_per_student}",
+                f"handed in {n} photo{'' if n == 1 else 's'}, {comparison} than the "
+                f"{p.images_per_student} asked for",
+                quantity="photos",
+                value=n,
+                limit=p.images_per_student,
+                unit="count",
+                comparison="==",
             )
 
 
@@ -42,9 +46,9 @@ def duplicate(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
         me, other = photos[i], photos[j]
         where = f"{other.student}/{other.file}"
         if distance == 0 and me.sha256 == other.sha256:
-            how, value = "an identical file", "identical bytes"
+            how = "an identical file"
         else:
-            how, value = "a near-identical copy", f"hash distance {distance}"
+            how = "a near-identical copy"
         if other.student != me.student:
             msg = (
                 f"{other.student} handed in {how} of this photo ({where}); "
@@ -58,8 +62,11 @@ def duplicate(data: ClassData, p: ValidateParams) -> Iterator[Finding]:
             "duplicate",
             Severity.ERROR,
             msg,
-            value=value,
-            limit=f"hash distance > {p.duplicate_max_distance}",
+            quantity="hash_distance",
+            value=distance,  # 0 for identical bytes
+            limit=p.duplicate_max_distance,
+            unit="bits",
+            comparison=">",
             related=where,
         )
 
