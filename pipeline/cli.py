@@ -356,19 +356,27 @@ def shard(
         "data/processed/shards"
     ),
     schema: SchemaOpt = None,
+    accepted: Annotated[
+        Path, typer.Option(help="accepted.csv from validate: students who share a person stay "
+                           "on one side of the split.")
+    ] = Path("data/interim/accepted.csv"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """WebDataset tar shards split by student, with the attribute encoding."""
+    """WebDataset tar shards split by person (students who share one together), with the
+    attribute encoding."""
     from pipeline.shard import load_encoding, run_shard
 
     params = _params(params_file)
     with stage_errors():
-        index = run_shard(crops, augmented, load_encoding(_schema(schema)), out_dir, params.shard)
+        index = run_shard(crops, augmented, load_encoding(_schema(schema)), out_dir, params.shard,
+                          accepted)
     splits = ", ".join(
         f"{name} {info['samples']} samples of {len(info['students'])} students"
         for name, info in index["splits"].items()
     )
     say(f"shard: {splits} -> {out_dir}")
+    for note in index["split"]["notes"]:
+        say(f"shard: {note}")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -15,8 +15,11 @@ from pipeline.findings import Finding, Severity
 from pipeline.formats.accepted import write_accepted
 from pipeline.formats.findings import write_findings
 from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest
+from pipeline.identities import RULE as IDENTITY_RULE
+from pipeline.identities import AcceptedFace, recognise
 from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
+from pipeline.progress import Progress, no_progress
 from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
 
@@ -30,6 +33,8 @@ class ValidationResult:
     findings: list[Finding]
     attributes: dict[tuple[str, str], dict[str, str]]  # (student, file) -> normalised values
     attribute_columns: list[str]
+    # (student, file) -> the person in the accepted photo (pipeline.identities)
+    identities: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def students(self) -> list[str]:
@@ -80,7 +85,8 @@ class ValidationResult:
             "acceptance_rate": round(accepted / len(self.photos), 4) if self.photos else 0.0,
             # plural keys: DVC reads a key named "error" as a failure to load the file
             "findings": {f"{sev.value}s": by_severity.get(sev.value, 0) for sev in Severity},
-            "rules": {rule: by_rule.get(rule, 0) for rule in [*rule_ids(), "submission"]},
+            "rules": {rule: by_rule.get(rule, 0)
+                      for rule in [*rule_ids(), IDENTITY_RULE, "submission"]},
         }
 
 
@@ -92,8 +98,10 @@ def validate(
     cache_dir: Path | None,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    recognising: Progress = no_progress,
 ) -> ValidationResult:
-    """Judge every photo and attribute table of the class described by `manifest`.
+    """Judge every photo and attribute table of the class described by `manifest`, then tell who
+    is in the accepted photos (`pipeline.identities`; `recognising` gets its progress).
 
     A class with no students, or students with nothing readable, is a valid class. Each file is
     read back no larger than ingest saw it. `workers` threads decode (default: one per core)."""
@@ -141,8 +149,16 @@ def validate(
     for ph in photos:
         findings.extend(judge_photo(ph, params))
     findings.extend(judge_class(data, params))
+    result = ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
+    # after judging: only the accepted photos are recognised (identity findings never reject)
+    by_key = {(f.student, f.file): f for f in files}
+    faces = [AcceptedFace(by_key[ph.student, ph.file], ph.main_face.box)
+             for ph in result.accepted() if ph.main_face is not None]
+    identities = recognise(faces, params, cache_dir, recognising, workers)
+    result.identities = identities.of
+    findings.extend(identities.findings)
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
-    return ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
+    return result
 
 
 def write_outputs(
@@ -154,6 +170,6 @@ def write_outputs(
     for ph in result.accepted():
         key = (ph.student, ph.file)
         photos.append((by_key[key], ph.main_face, result.attributes.get(key, {})))
-    write_accepted(accepted_csv, photos, result.attribute_columns)
+    write_accepted(accepted_csv, photos, result.attribute_columns, result.identities)
     with atomic_path(metrics_json) as tmp:
         tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")

@@ -57,8 +57,8 @@ def stage_of(module: str) -> str | None:
 LAYERS = [
     {"config", "findings", "io", "images", "submissions", "progress", "devices", "safe_text"},
     {"formats"},
-    {"rules", "measure", "faces", "landmarks", "attributes", "gan", "metrics_fid", "memorization",
-     "prompt"},
+    {"rules", "measure", "faces", "landmarks", "identities", "attributes", "gan", "metrics_fid",
+     "memorization", "prompt"},
     STAGES,
     {"cli", "output"},
 ]
