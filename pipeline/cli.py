@@ -259,8 +259,9 @@ def validate(
         with progress_bar("Reading files", count_files(root, params.ingest)) as advance:
             found = run_ingest(root, params.ingest, advance)
     n_photos = sum(1 for r in found.rows if r.kind == "photo")
-    with progress_bar("Checking photos", n_photos) as advance:
-        result = run_validate(root, found, params.validate, vocabulary, cache_dir, advance)
+    with progress_bars() as bars:
+        result = run_validate(root, found, params.validate, vocabulary, cache_dir,
+                              bars("Checking photos", n_photos), recognising=bars)
     if stage_outputs:
         write_outputs(result, findings, accepted, metrics)
 
@@ -496,7 +497,8 @@ def evaluate(
     ),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """FID/KID/IS (when Inception weights are available), face detection rate, memorization."""
+    """FID/KID/IS (when Inception weights are available), face detection rate, memorization,
+    generated faces that are training people."""
     from pipeline.evaluate import run_evaluate
 
     params = _params(params_file)
@@ -510,6 +512,7 @@ def evaluate(
             params.evaluate,
             params.validate.detect,
             bars,
+            identities=params.validate.identities,
         )
     say(f"evaluate: wrote {metrics} ({len(result)} entries)")
 

@@ -368,3 +368,110 @@ def _files(files: Sequence[str], what: str) -> str:
     if what == "photos" and len(files) == 1:
         what = "photo"
     return f"{len(files)} {what} ({shown}{more})"
+
+
+# ---------------------------------------------------------------- generated faces (evaluate)
+
+MAX_PAIRS = 32  # side-by-side PNGs of the closest generated faces and their training people
+PAIR_THUMB = 128
+PERCENTILES = (0, 5, 50, 95, 100)
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    """The embeddings of the faces found in a set of images."""
+
+    embeddings: np.ndarray  # faces x DIMENSIONS
+    image: np.ndarray  # faces: the image each face is the main face of
+    images: int  # how many images were looked at
+
+
+def face_set(faces: Iterable[tuple[int, np.ndarray, Sequence[float]]], count: int,
+             images: int) -> FaceSet:
+    """Embeddings of `count` faces, each given as (index of its image, the RGB uint8 image, the
+    MTCNN box of its main face in that image's pixels), among `images` images."""
+    chips = ((i, chip_of(image, box)) for i, image, box in faces)
+    found = list(embed_all(chips, count))
+    if not found:
+        return FaceSet(np.zeros((0, DIMENSIONS)), np.zeros(0, np.int64), images)
+    return FaceSet(np.stack([e for _, e in found]), np.array([i for i, _ in found]), images)
+
+
+@dataclass(frozen=True)
+class Likeness:
+    """Each image's face against the training people: the distance to the nearest training
+    face, and whose it is."""
+
+    distance: np.ndarray  # per image; NaN where no face was found
+    nearest: np.ndarray  # per image: the training image of the nearest face; -1 where no face
+    same_person: float
+
+    @property
+    def faces(self) -> int:
+        return int(np.count_nonzero(self.nearest >= 0))
+
+    def matched(self) -> np.ndarray:
+        """Images whose face is closer than `same_person` to a training face, closest first."""
+        hits = np.flatnonzero(self.distance < self.same_person)  # NaN compares False
+        return hits[np.argsort(self.distance[hits], kind="stable")]
+
+    def fraction(self) -> float:
+        """Of all the images (a face or not), those that show a training person."""
+        return round(len(self.matched()) / len(self.distance), 6) if len(self.distance) else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        found = self.distance[self.nearest >= 0]
+        return {
+            "images": len(self.distance), "faces": self.faces,
+            "matched": len(self.matched()), "fraction": self.fraction(),
+            "fraction_of_faces": (round(len(self.matched()) / self.faces, 6) if self.faces
+                                  else None),
+            "nearest_distance": ({f"p{p}": round(float(np.percentile(found, p)), 4)
+                                  for p in PERCENTILES} if len(found) else None),
+        }
+
+
+def likeness(queries: FaceSet, reference: FaceSet, same_person: float) -> Likeness:
+    """The nearest `reference` face of every image of `queries`."""
+    distance = np.full(queries.images, np.nan)
+    nearest = np.full(queries.images, -1, dtype=np.int64)
+    if len(queries.embeddings) and len(reference.embeddings):
+        d = distances(queries.embeddings, reference.embeddings)
+        best = d.argmin(axis=1)
+        distance[queries.image] = d[np.arange(len(best)), best]
+        nearest[queries.image] = reference.image[best]
+    return Likeness(distance, nearest, same_person)
+
+
+def write_likeness_pairs(result: Likeness, generated: np.ndarray, train: np.ndarray,
+                         train_keys: Sequence[str], out_dir: Path,
+                         prefix: str = "identity") -> list[dict[str, Any]]:
+    """Side by side (generated | nearest training crop) of the MAX_PAIRS generated faces
+    closest to a training person, matched or not, as `<prefix>-NNN.png` in `out_dir` (images
+    N x H x W x 3 uint8); one record per PNG."""
+    found = np.flatnonzero(result.nearest >= 0)
+    closest = found[np.argsort(result.distance[found], kind="stable")][:MAX_PAIRS]
+    records = []
+    for rank, i in enumerate(closest):
+        j, d = int(result.nearest[i]), float(result.distance[i])
+        same = d < result.same_person
+        png = f"{prefix}-{rank:03d}.png"
+        verdict = "same person" if same else "not the same person"
+        _side_by_side(generated[i], train[j], f"{d:.2f}: {verdict}").save(out_dir / png)
+        records.append({"generated": int(i), "train": train_keys[j], "distance": round(d, 4),
+                        "same_person": bool(same), "png": png})
+    return records
+
+
+def _side_by_side(a: np.ndarray, b: np.ndarray, caption: str) -> Any:
+    from PIL import Image, ImageDraw
+
+    thumbs = [Image.fromarray(np.ascontiguousarray(x)).resize((PAIR_THUMB, PAIR_THUMB),
+                                                              Image.Resampling.LANCZOS)
+              for x in (a, b)]
+    sheet = Image.new("RGB", (2 * PAIR_THUMB + 4, PAIR_THUMB + 14), "white")
+    sheet.paste(thumbs[0], (0, 0))
+    sheet.paste(thumbs[1], (PAIR_THUMB + 4, 0))
+    ImageDraw.Draw(sheet).text((2, PAIR_THUMB + 1), f"generated | training  {caption}",
+                               fill="black")
+    return sheet

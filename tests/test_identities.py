@@ -3,16 +3,20 @@ the cache, and the person-disjoint split the shard stage makes from them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import ImageEnhance, ImageOps
+import torch
+from PIL import Image, ImageEnhance, ImageOps
+from torch import nn
 
 from pipeline.attributes import load_vocabulary
 from pipeline.config import (
     AugmentParams,
     CropParams,
+    EvaluateParams,
     IdentitiesParams,
     IngestParams,
     ParamsError,
@@ -20,6 +24,8 @@ from pipeline.config import (
     ValidateParams,
     build,
 )
+from pipeline.crop import crop_photo
+from pipeline.evaluate import RealSet, evaluate_model, write_images
 from pipeline.faces import FaceAnalyzer
 from pipeline.findings import Severity
 from pipeline.formats.accepted import identities_of, read_accepted
@@ -39,6 +45,7 @@ from pipeline.identities import (
 from pipeline.images import decode
 from pipeline.ingest import ingest
 from pipeline.measure import PhotoFile
+from pipeline.metrics_fid import Inception
 from pipeline.submissions import SubmissionError
 from pipeline.validate import validate, write_outputs
 from tests.conftest import FACES, SCHEMA, attributes_csv, face, jpeg_bytes, write_student
@@ -262,3 +269,91 @@ def test_students_who_share_a_person_land_on_one_side_of_the_split(klass, tmp_pa
              "split": "val" if "bo" in val else "train"}]
         sides.add("val" if "bo" in val else "train")
     assert sides == {"train", "val"}  # the pair is placed by the seed, as a student is
+
+
+# ---------------------------------------------------------------- generated faces
+
+
+class Shows(nn.Module):
+    """A stand-in generator that shows the given images (uint8 N x 3 x R x R), in turn."""
+
+    def __init__(self, images: torch.Tensor):
+        super().__init__()
+        self.images = images.float() / 127.5 - 1
+
+    def forward(self, z, condition=None):
+        return self.images[torch.arange(len(z)) % len(self.images)]
+
+
+TRAIN_PEOPLE = ["biden_official_2013", "openface_lennon-1", "openface_adams", "openface_carell"]
+OTHER_PEOPLE = ["angelina_jolie", "paul_rudd", "kate_siegel"]
+RES, STORED = 64, 256
+
+
+@pytest.fixture(scope="module")
+def aligned(analyzer) -> dict[str, Image.Image]:
+    """The crop stage's aligned STORED-px crop of each photo."""
+    out = {}
+    for name in [*TRAIN_PEOPLE, *OTHER_PEOPLE, "openface_lennon-2"]:
+        data = raw(name)
+        d = decode(data, max_pixels=ValidateParams().max_pixels, long_side=640)
+        (report,) = analyzer.analyse([np.asarray(d.image)], [d.scale])
+        out[name] = crop_photo(data, np.array(report.faces[0].landmarks), STORED,
+                               ValidateParams().max_pixels)
+    return out
+
+
+def real_set(crops: list[Image.Image], names: list[str], size: int) -> RealSet:
+    small = [c.resize((size, size), Image.Resampling.LANCZOS) if size != STORED else c
+             for c in crops]
+    images = torch.stack([torch.from_numpy(np.asarray(c).copy()).permute(2, 0, 1) for c in small])
+    return RealSet(images, [f"{n}/{n}.jpg" for n in names], None, STORED, len(names))
+
+
+def check(aligned, shown: list[str], tmp_path: Path):
+    train = real_set([aligned[n] for n in TRAIN_PEOPLE], TRAIN_PEOPLE, RES)
+    val = real_set([aligned[n] for n in OTHER_PEOPLE], OTHER_PEOPLE, RES)
+    reference = real_set([aligned[n] for n in TRAIN_PEOPLE], TRAIN_PEOPLE, STORED)
+    fake = real_set([aligned[n] for n in shown], shown, RES).images
+    params = EvaluateParams(samples=2 * len(shown), device="cpu")
+    meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
+    evaluation = evaluate_model(Shows(fake), meta, val, train, params, ValidateParams().detect,
+                                Inception(None, None, None, "test: no weights"),
+                                identities=IdentitiesParams(), reference=reference)
+    write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization",
+                 reference)
+    details = json.loads((tmp_path / "memorization" / "identities.json").read_text())
+    return evaluation.metrics, details
+
+
+def test_training_crops_at_the_models_resolution_read_as_training_people(aligned, tmp_path):
+    metrics, details = check(aligned, TRAIN_PEOPLE, tmp_path)
+    assert metrics["identity_match_fraction"] == 1.0
+    assert details["generated"]["faces"] == 8 and details["generated"]["matched"] == 8
+    nearest = [s["nearest"] for s in details["samples"]]
+    assert nearest == [f"{n}/{n}.jpg" for n in TRAIN_PEOPLE] * 2  # each is its own person
+    # the same check the stage makes on real crops: the training crops themselves match, the
+    # val split's other people do not
+    assert details["self_check"]["train"]["fraction"] == 1.0
+    assert details["self_check"]["val"]["faces"] == 3
+    assert details["self_check"]["val"]["fraction"] == 0.0
+    pairs = details["pairs"]
+    assert len(pairs) == 8 and all(p["same_person"] for p in pairs)
+    assert all((tmp_path / "memorization" / p["png"]).is_file() for p in pairs)
+    assert pairs == sorted(pairs, key=lambda p: p["distance"])
+
+
+def test_other_peoples_faces_are_not_training_people(aligned, tmp_path):
+    metrics, details = check(aligned, OTHER_PEOPLE, tmp_path)
+    assert metrics["identity_match_fraction"] == 0.0
+    assert details["generated"]["faces"] == 6 and details["generated"]["matched"] == 0
+    assert details["generated"]["nearest_distance"]["p0"] > SAME_PERSON
+    assert not any(p["same_person"] for p in details["pairs"])
+
+
+def test_another_photo_of_a_training_person_is_that_person(aligned, tmp_path):
+    """Not a copy of any training crop, pixel for pixel: Lennon in the photo training never saw."""
+    metrics, details = check(aligned, ["openface_lennon-2"], tmp_path)
+    assert metrics["identity_match_fraction"] == 1.0
+    assert {s["nearest"] for s in details["samples"]} == {"openface_lennon-1/openface_lennon-1.jpg"}
+    assert metrics["memorization"]["pixels"]["flagged"] == 0
