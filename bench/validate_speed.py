@@ -12,6 +12,7 @@ what dlib's 68-point landmarks (part of every cold run) cost per photo: loading 
 and the symmetric fit (`pipeline.landmarks.dense_landmarks`) on each main face.
 
     python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
+                                   [--params params.yaml]
 """
 
 from __future__ import annotations
@@ -76,14 +77,14 @@ def naive(photos: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def facedata_inprocess(subs: Path, cache: Path) -> tuple[float, list[dict]]:
+def facedata_inprocess(subs: Path, cache: Path, params_yaml: Path) -> tuple[float, list[dict]]:
     """ingest + validate as `facedata validate` runs them, timed inside one process."""
     from pipeline.attributes import load_vocabulary
     from pipeline.config import load_params
     from pipeline.ingest import ingest
     from pipeline.validate import validate
 
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(params_yaml)
     vocab = load_vocabulary(ROOT / "schemas" / "attributes.yaml")
     start = time.perf_counter()
     manifest = ingest(subs, params.ingest)
@@ -91,7 +92,7 @@ def facedata_inprocess(subs: Path, cache: Path) -> tuple[float, list[dict]]:
     return time.perf_counter() - start, [f.as_row() for f in result.findings]
 
 
-def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
+def facedata_cli(subs: Path, cache: Path, params_yaml: Path) -> tuple[float, str]:
     exe = Path(sys.executable).with_name("facedata")
     cmd = [
         str(exe),
@@ -104,7 +105,7 @@ def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
         "--schema",
         str(ROOT / "schemas" / "attributes.yaml"),
         "--params",
-        str(ROOT / "params.yaml"),
+        str(params_yaml),
     ]
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -148,6 +149,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--naive", type=int, default=6, help="photos timed the naive way")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/facedata-bench"))
+    ap.add_argument("--params", type=Path, default=ROOT / "params.yaml",
+                    help="settings (e.g. a copy with validate.identities.enabled: false)")
     args = ap.parse_args()
 
     work = args.workdir
@@ -155,11 +158,11 @@ def main() -> None:
     photos = sorted(subs.rglob("*.jpg"))
 
     t_naive = naive(photos[: args.naive])
-    t_cold, cold = facedata_inprocess(subs, cache)
-    t_warm, warm = facedata_inprocess(subs, cache)
+    t_cold, cold = facedata_inprocess(subs, cache, args.params)
+    t_warm, warm = facedata_inprocess(subs, cache, args.params)
     shutil.rmtree(cache)
-    t_cli_cold, cli_cold = facedata_cli(subs, cache)
-    t_cli_warm, cli_warm = facedata_cli(subs, cache)
+    t_cli_cold, cli_cold = facedata_cli(subs, cache, args.params)
+    t_cli_warm, cli_warm = facedata_cli(subs, cache, args.params)
     same = cold == warm == json.loads(cli_cold)["findings"] == json.loads(cli_warm)["findings"]
 
     naive_rate = args.naive / t_naive

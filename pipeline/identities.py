@@ -59,7 +59,6 @@ MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 CHIP_SIZE = 150  # the model's input, in pixels
 CHIP_PADDING = 0.25  # dlib's default margin around the face, the one the model was trained with
 DIMENSIONS = 128
-LFW_ACCURACY = 0.9938  # dlib's own figure at the same-person distance of 0.6
 RULE = "identity"
 # Bump when the embedding of a photo changes (the chip, the model), so old cache entries are
 # not reused; the measurement's own settings (detector, decode size) are in the key already.
@@ -216,23 +215,14 @@ class AcceptedFace:
 
 @dataclass(frozen=True)
 class Identities:
-    """Who is in the accepted photos: an identity number (1, 2, ...) per photo recognised, the
-    findings about them, and the embeddings they were made from."""
+    """Who is in the accepted photos: an identity number (1, 2, ...) per photo recognised, and
+    the findings about them."""
 
     of: dict[tuple[str, str], int]  # (student, file) -> identity
     findings: list[Finding]
-    embeddings: dict[tuple[str, str], np.ndarray]
-
-    def people(self, student: str) -> list[int]:
-        """The identities in `student`'s accepted photos, by how many photos show them."""
-        counts: dict[int, int] = defaultdict(int)
-        for (s, _), identity in self.of.items():
-            if s == student:
-                counts[identity] += 1
-        return sorted(counts, key=lambda i: (-counts[i], i))
 
 
-NO_IDENTITIES = Identities({}, [], {})
+NO_IDENTITIES = Identities({}, [])
 
 
 def recognise(faces: Sequence[AcceptedFace], params: ValidateParams, cache_dir: Path | None,
@@ -246,13 +236,13 @@ def recognise(faces: Sequence[AcceptedFace], params: ValidateParams, cache_dir: 
     embeddings, findings = _embeddings(faces, params, EmbeddingCache(cache_dir, params),
                                        progress, workers)
     keys = sorted(embeddings)
-    labels = cluster(np.stack([embeddings[k] for k in keys]), settings.same_person_distance) \
-        if keys else np.zeros(0, np.int64)
+    vectors = np.stack([embeddings[k] for k in keys]) if keys else np.zeros((0, DIMENSIONS))
+    labels = cluster(vectors, settings.same_person_distance)
     of = {k: int(label) + 1 for k, label in zip(keys, labels, strict=True)}
     findings += shared_people(of, embeddings, settings.same_person_distance,
                               Severity(settings.shared_severity))
     findings += several_people(of, Severity(settings.mixed_severity))
-    return Identities(of, findings, embeddings)
+    return Identities(of, findings)
 
 
 def _embeddings(faces: Sequence[AcceptedFace], params: ValidateParams, cache: EmbeddingCache,
