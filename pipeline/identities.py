@@ -62,7 +62,7 @@ DIMENSIONS = 128
 RULE = "identity"
 # Bump when the embedding of a photo changes (the chip, the model), so old cache entries are
 # not reused; the measurement's own settings (detector, decode size) are in the key already.
-EMBEDDING_VERSION = 1
+EMBEDDING_VERSION = 2  # 2: the 68 points fitted upright (verdicts2)
 CHUNK = 32  # photos decoded ahead of the network
 BATCH = 8  # chips per call of the network (and per task of a worker process)
 # dlib holds the GIL while its network runs (about 0.1 s a face on one core of the CI machine),
@@ -95,9 +95,10 @@ def face_chip(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return dlib.get_face_chip(image, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
 
 
-def chip_of(image: np.ndarray, box: Sequence[float]) -> np.ndarray:
-    """The chip of the face in MTCNN box `box` (x1, y1, x2, y2 in `image`'s pixels)."""
-    return face_chip(image, dense_landmarks(image, box))
+def chip_of(image: np.ndarray, box: Sequence[float], roll: float = 0.0) -> np.ndarray:
+    """The chip of the face in MTCNN box `box` (x1, y1, x2, y2 in `image`'s pixels) whose eye
+    line leans by `roll` degrees (the 68 points fitted upright, as the face rules fit them)."""
+    return face_chip(image, dense_landmarks(image, box, roll))
 
 
 def embed(chips: Sequence[np.ndarray]) -> np.ndarray:
@@ -203,10 +204,12 @@ class EmbeddingCache:
 
 @dataclass(frozen=True)
 class AcceptedFace:
-    """An accepted photo and its main face's MTCNN box (original pixels after EXIF rotation)."""
+    """An accepted photo, its main face's MTCNN box (original pixels after EXIF rotation) and
+    the lean of its eye line (degrees; MTCNN's 5 points), which the 68-point fit undoes."""
 
     file: PhotoFile
     box: tuple[float, float, float, float]
+    roll: float = 0.0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -294,7 +297,7 @@ def _chips(faces: list[AcceptedFace], params: ValidateParams, workers: int | Non
                        long_side=params.detect.long_side)
         except (ImageError, SubmissionError, OSError) as exc:
             return f"it could not be read again ({exc})"
-        return chip_of(np.asarray(d.image), [v / d.scale for v in f.box])
+        return chip_of(np.asarray(d.image), [v / d.scale for v in f.box], f.roll)
 
     with ThreadPoolExecutor(worker_count(workers)) as pool:
         for start in range(0, len(faces), CHUNK):

@@ -171,8 +171,16 @@ def _people(people: list[int]) -> str:
     return ("person " if len(people) == 1 else "people ") + ", ".join(map(str, people))
 
 
-def run_shard(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir: Path,
+def run_shard(crops_dir: Path, augmented_dir: Path, vocabulary_yaml: Path, out_dir: Path,
               params: ShardParams, accepted_csv: Path | None = None) -> dict[str, Any]:
+    """The shard stage: `write_shards` with the encoding of the vocabulary in `vocabulary_yaml`
+    (schemas/attributes.yaml). Returns the contents of index.json."""
+    return write_shards(crops_dir, augmented_dir, load_encoding(vocabulary_yaml), out_dir, params,
+                        accepted_csv)
+
+
+def write_shards(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir: Path,
+                 params: ShardParams, accepted_csv: Path | None = None) -> dict[str, Any]:
     """Write the shards, index.json and encoding.json into `out_dir` (replaced as a whole).
 
     Reads `crops_dir`/index.csv and the crops it lists, `augmented_dir`/index.csv and the copies

@@ -1,20 +1,24 @@
-"""The validate stage: measure every photo, apply every rule, write findings, accepted, metrics."""
+"""The validate stage: measure every photo, apply every rule, write findings, accepted, metrics.
+
+`run_validate` is the stage (the CLI's one call); `validate` judges a class in memory.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from pipeline.attributes import Vocabulary, check_student_attributes
+from pipeline.attributes import Vocabulary, check_student_attributes, load_vocabulary
 from pipeline.config import ValidateParams
+from pipeline.faces import estimate_pose
 from pipeline.findings import Finding, Severity
 from pipeline.formats.accepted import write_accepted
+from pipeline.formats.common import FormatError
 from pipeline.formats.findings import write_findings
-from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest
+from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestFiles, read_manifest
 from pipeline.identities import RULE as IDENTITY_RULE
 from pipeline.identities import AcceptedFace, recognise
 from pipeline.io import atomic_path
@@ -22,8 +26,6 @@ from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentD
 from pipeline.progress import Progress, no_progress
 from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
-
-SUMMARY_KEYS = ("photos", "accepted", "errors", "warnings")
 
 
 @dataclass
@@ -90,18 +92,60 @@ class ValidationResult:
         }
 
 
+def run_validate(
+    root: Path,
+    ingested: Manifest | ManifestFiles,
+    schema: Path,
+    params: ValidateParams,
+    cache_dir: Path | None,
+    progress: Progress = no_progress,
+    *,
+    findings_csv: Path | None = None,
+    accepted_csv: Path | None = None,
+    metrics_json: Path | None = None,
+) -> ValidationResult:
+    """The validate stage: the class `ingested` describes (the manifest in memory, or ingest's
+    files) judged against the vocabulary in `schema`; with the three output paths (the pipeline
+    stage), findings.csv, accepted.csv and the metrics JSON written there.
+
+    A ValueError (VocabularyError, FormatError) saying what to do when the vocabulary or
+    ingest's files cannot be used."""
+    outputs = (findings_csv, accepted_csv, metrics_json)
+    if None in outputs and any(outputs):
+        raise ValueError("findings_csv, accepted_csv and metrics_json go together")
+    vocabulary = load_vocabulary(schema)
+    manifest = _read_ingested(ingested) if isinstance(ingested, ManifestFiles) else ingested
+    result = validate(root, manifest, params, vocabulary, cache_dir, progress)
+    if findings_csv and accepted_csv and metrics_json:
+        write_outputs(result, findings_csv, accepted_csv, metrics_json)
+    return result
+
+
+def _read_ingested(files: ManifestFiles) -> Manifest:
+    for path in (files.manifest, files.findings):
+        if not path.is_file():
+            raise FormatError(f"{path} does not exist; run `facedata ingest` first")
+    try:
+        return read_manifest(files.manifest, files.findings)
+    except FormatError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # not a CSV ingest wrote at all
+        raise FormatError(
+            f"{files.manifest} cannot be read ({exc}); run `facedata ingest` again"
+        ) from None
+
+
 def validate(
     root: Path,
     manifest: Manifest,
     params: ValidateParams,
     vocabulary: Vocabulary,
     cache_dir: Path | None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = no_progress,
     workers: int | None = None,
-    recognising: Progress = no_progress,
 ) -> ValidationResult:
     """Judge every photo and attribute table of the class described by `manifest`, then tell who
-    is in the accepted photos (`pipeline.identities`; `recognising` gets its progress).
+    is in the accepted photos (`pipeline.identities`, a second pass of `progress`).
 
     A class with no students, or students with nothing readable, is a valid class. Each file is
     read back no larger than ingest saw it. `workers` threads decode (default: one per core)."""
@@ -120,7 +164,8 @@ def validate(
         )
         for r in photo_rows
     ]
-    photos = measure_photos(files, params, MeasureCache(cache_dir, params), progress, workers)
+    advance = progress("Checking photos", len(files))
+    photos = measure_photos(files, params, MeasureCache(cache_dir, params), advance, workers)
 
     data = ClassData({s: StudentData(s) for s in manifest.students})
     for ph in photos:
@@ -152,9 +197,10 @@ def validate(
     result = ValidationResult(manifest, photos, findings, attributes, vocabulary.names)
     # after judging: only the accepted photos are recognised (identity findings never reject)
     by_key = {(f.student, f.file): f for f in files}
-    faces = [AcceptedFace(by_key[ph.student, ph.file], ph.main_face.box)
+    faces = [AcceptedFace(by_key[ph.student, ph.file], ph.main_face.box,
+                          estimate_pose(ph.main_face.landmarks).roll)
              for ph in result.accepted() if ph.main_face is not None]
-    identities = recognise(faces, params, cache_dir, recognising, workers)
+    identities = recognise(faces, params, cache_dir, progress, workers)
     result.identities = identities.of
     findings.extend(identities.findings)
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))

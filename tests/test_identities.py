@@ -248,7 +248,7 @@ def test_settings_are_checked_with_their_range():
 def test_students_who_share_a_person_land_on_one_side_of_the_split(klass, tmp_path):
     from pipeline.augment import run_augment
     from pipeline.crop import run_crop
-    from pipeline.shard import load_encoding, run_shard
+    from pipeline.shard import run_shard
 
     root, _, result = klass
     out = tmp_path / "interim"
@@ -256,10 +256,9 @@ def test_students_who_share_a_person_land_on_one_side_of_the_split(klass, tmp_pa
     run_crop(out / "accepted.csv", root, tmp_path / "crops", CropParams(size=64),
              ValidateParams().max_pixels)
     run_augment(tmp_path / "crops", tmp_path / "augmented", AugmentParams(copies=0))
-    encoding = load_encoding(SCHEMA)
     sides = set()
     for seed in range(8):
-        index = run_shard(tmp_path / "crops", tmp_path / "augmented", encoding,
+        index = run_shard(tmp_path / "crops", tmp_path / "augmented", SCHEMA,
                           tmp_path / f"shards{seed}",
                           ShardParams(val_fraction=0.5, seed=seed), out / "accepted.csv")
         val = set(index["splits"]["val"]["students"])
@@ -357,3 +356,4 @@ def test_another_photo_of_a_training_person_is_that_person(aligned, tmp_path):
     assert metrics["identity_match_fraction"] == 1.0
     assert {s["nearest"] for s in details["samples"]} == {"openface_lennon-1/openface_lennon-1.jpg"}
     assert metrics["memorization"]["pixels"]["flagged"] == 0
+

@@ -23,9 +23,9 @@ from pipeline.shard import (
     ShardError,
     load_encoding,
     plan_split,
-    run_shard,
     split_students,
     student_groups,
+    write_shards,
 )
 
 ENCODING = make_encoding([
@@ -83,7 +83,7 @@ def read_shards(paths: list[Path]):
 def test_shards_round_trip_exactly(stage):
     out = stage["tmp"] / "shards"
     params = ShardParams(val_fraction=0.4, shard_size=4, seed=3)
-    index = run_shard(stage["crops"], stage["augmented"], ENCODING, out, params)
+    index = write_shards(stage["crops"], stage["augmented"], ENCODING, out, params)
     with (stage["crops"] / "index.csv").open(newline="", encoding="utf-8") as fh:
         crops = {(r["student"], r["file"]): r for r in csv.DictReader(fh)}
     with (stage["augmented"] / "index.csv").open(newline="", encoding="utf-8") as fh:
@@ -120,8 +120,8 @@ def test_shards_round_trip_exactly(stage):
 
 def test_no_student_in_both_splits(stage):
     out = stage["tmp"] / "shards"
-    index = run_shard(stage["crops"], stage["augmented"], ENCODING, out,
-                      ShardParams(val_fraction=0.4, shard_size=5, seed=0))
+    index = write_shards(stage["crops"], stage["augmented"], ENCODING, out,
+                         ShardParams(val_fraction=0.4, shard_size=5, seed=0))
     students = {split: {m["student"] for _, _, m in read_shards(shards_of(out, split))}
                 for split in ("train", "val")}
     assert students["train"] and students["val"]
@@ -135,7 +135,7 @@ def test_same_seed_same_bytes_other_seed_other_shards(stage):
     params = ShardParams(val_fraction=0.2, shard_size=6, seed=0)
     outs = []
     for name, p in [("a", params), ("b", params), ("c", dataclasses.replace(params, seed=1))]:
-        run_shard(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / name, p)
+        write_shards(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / name, p)
         outs.append({f.name: f.read_bytes() for f in sorted((stage["tmp"] / name).iterdir())})
     assert outs[0] == outs[1]
     assert outs[0]["train-000000.tar"] != outs[2]["train-000000.tar"]
@@ -145,7 +145,7 @@ def test_tiny_classes_keep_train_non_empty(tmp_path):
     crops = make_crops(tmp_path / "crops", ["solo"], 2)
     empty = tmp_path / "augmented"
     run_augment(crops, empty, AugmentParams(copies=0))
-    index = run_shard(crops, empty, ENCODING, tmp_path / "shards", ShardParams(val_fraction=0.5))
+    index = write_shards(crops, empty, ENCODING, tmp_path / "shards", ShardParams(val_fraction=0.5))
     assert index["splits"]["train"]["students"] == ["solo"]
     assert index["splits"]["val"] == {"samples": 0, "originals": 0, "augmented": 0,
                                       "students": [], "shards": [], "bytes": 0}
@@ -180,7 +180,7 @@ def test_students_who_share_a_person_land_on_one_side(stage):
     sides = set()
     for seed in range(12):
         out = stage["tmp"] / f"shards{seed}"
-        index = run_shard(stage["crops"], stage["augmented"], ENCODING, out,
+        index = write_shards(stage["crops"], stage["augmented"], ENCODING, out,
                           ShardParams(val_fraction=0.4, shard_size=5, seed=seed), accepted)
         split = {name: set(index["splits"][name]["students"]) for name in ("train", "val")}
         side = "val" if "ana" in split["val"] else "train"
@@ -230,12 +230,12 @@ def test_without_identities_the_split_is_by_student_and_says_so(stage):
     accepted = write_accepted_identities(stage["tmp"] / "accepted.csv",
                                          {("ana", "photo.0.jpg"): ""})
     params = ShardParams(val_fraction=0.4, seed=3)
-    index = run_shard(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / "s", params,
+    index = write_shards(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / "s", params,
                       accepted)
     assert index["split"]["by"] == "student" and index["split"]["notes"] == [NO_IDENTITIES]
     assert index["splits"]["val"]["students"] == split_students(STUDENTS, 0.4, 3)["val"]
     with pytest.raises(ShardError, match="run the validate stage"):
-        run_shard(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / "t", params,
+        write_shards(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / "t", params,
                   stage["tmp"] / "missing.csv")
 
 
