@@ -242,6 +242,22 @@ def test_settings_are_checked_with_their_range():
         build(ValidateParams, {"identities": {"enable": False}}, "validate")
 
 
+def test_a_class_with_one_photo_per_person_has_nothing_to_say(tmp_path):
+    from pipeline.shard import plan_split
+
+    root = tmp_path / "subs"
+    for student, name in zip(("ada", "bo", "cy"), PEOPLE[:3], strict=True):
+        write_student(root, student, {"p.jpg": raw(name)})
+    params = ValidateParams(images_per_student=1)
+    result = validate(root, ingest(root, IngestParams()), params, load_vocabulary(SCHEMA),
+                      tmp_path / "cache")
+    assert sorted(result.identities.values()) == [1, 2, 3]
+    assert identity_findings(result) == [] and not result.has_errors()
+    plan = plan_split(result.students, result.identities, 0.34, 0)
+    assert plan.by == "person" and plan.groups == [] and plan.notes == []
+    assert plan.splits == plan_split(result.students, {}, 0.34, 0).splits
+
+
 # ---------------------------------------------------------------- the split
 
 
@@ -309,7 +325,7 @@ def real_set(crops: list[Image.Image], names: list[str], size: int) -> RealSet:
     return RealSet(images, [f"{n}/{n}.jpg" for n in names], None, STORED, len(names))
 
 
-def check(aligned, shown: list[str], tmp_path: Path):
+def check(aligned, shown: list[str], tmp_path: Path, identities: IdentitiesParams | None = None):
     train = real_set([aligned[n] for n in TRAIN_PEOPLE], TRAIN_PEOPLE, RES)
     val = real_set([aligned[n] for n in OTHER_PEOPLE], OTHER_PEOPLE, RES)
     reference = real_set([aligned[n] for n in TRAIN_PEOPLE], TRAIN_PEOPLE, STORED)
@@ -318,11 +334,11 @@ def check(aligned, shown: list[str], tmp_path: Path):
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
     evaluation = evaluate_model(Shows(fake), meta, val, train, params, ValidateParams().detect,
                                 Inception(None, None, None, "test: no weights"),
-                                identities=IdentitiesParams(), reference=reference)
+                                identities=identities or IdentitiesParams(), reference=reference)
     write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization",
                  reference)
-    details = json.loads((tmp_path / "memorization" / "identities.json").read_text())
-    return evaluation.metrics, details
+    details = tmp_path / "memorization" / "identities.json"
+    return evaluation.metrics, json.loads(details.read_text()) if details.is_file() else None
 
 
 def test_training_crops_at_the_models_resolution_read_as_training_people(aligned, tmp_path):
@@ -357,3 +373,9 @@ def test_another_photo_of_a_training_person_is_that_person(aligned, tmp_path):
     assert {s["nearest"] for s in details["samples"]} == {"openface_lennon-1/openface_lennon-1.jpg"}
     assert metrics["memorization"]["pixels"]["flagged"] == 0
 
+
+def test_with_recognition_off_evaluate_makes_no_identity_check(aligned, tmp_path):
+    metrics, details = check(aligned, TRAIN_PEOPLE[:2], tmp_path, IdentitiesParams(enabled=False))
+    assert "identity_match_fraction" not in metrics and details is None
+    assert not list((tmp_path / "memorization").glob("identity-*.png"))
+    assert metrics["memorization"]["flagged_any"] == 4  # the copies: the other checks still run
