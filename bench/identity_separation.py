@@ -18,7 +18,8 @@ validator does — the 640 px copy, MTCNN's main face, the 68-point fit, the ali
    crop stage's aligned crops (256 px) reduced to R px with the shards' resize and upscaled
    bilinearly to 160 px (as evaluate's detector sees generated images), against the 256 px
    crops: the crop itself, another photo of the same person, other people;
-3. the cost per photo on this machine: MTCNN on the 640 px copy (the validator's detector),
+3. the cost per photo on this machine: MTCNN on the 640 px copy and its mirror image, one batch
+   (the validator's detector),
    and each step of recognition: the 68-point fit and chip, dlib's network in this process and
    on one worker process per core.
 
@@ -47,7 +48,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from pipeline.config import ValidateParams
 from pipeline.crop import crop_photo
-from pipeline.faces import FaceAnalyzer
+from pipeline.faces import FaceAnalyzer, estimate_pose
 from pipeline.formats.shards import to_uint8_image
 from pipeline.identities import chip_of, distances, embed, embed_all
 from pipeline.images import ImageError, decode
@@ -125,13 +126,14 @@ def measure(items: list[tuple[str, bytes, set[str]]]) -> tuple[list[Face], float
             continue
         pixels = np.asarray(d.image)
         start = time.perf_counter()
-        boxes, _ = analyzer.mtcnn.detect(pixels)
+        analyzer.mtcnn.detect(np.stack([pixels, pixels[:, ::-1]]))  # as the validator: both ways
         detect_s = time.perf_counter() - start
         (report,) = analyzer.analyse([pixels], [d.scale])
         if not report.faces:
             continue
         start = time.perf_counter()
-        chip = chip_of(pixels, [v / d.scale for v in report.faces[0].box])
+        chip = chip_of(pixels, [v / d.scale for v in report.faces[0].box],
+                       estimate_pose(report.faces[0].landmarks).roll)
         chip_s = time.perf_counter() - start
         crop = crop_photo(data, np.array(report.faces[0].landmarks), STORED, params.max_pixels)
         chips.append(chip)
@@ -203,7 +205,9 @@ def edited_copies(faces: list[Face]) -> list[float]:
             (report,) = analyzer.analyse([pixels], [1.0])
             if not report.faces or len(report.faces) > 1:
                 break  # no face, or a group photo: not a portrait
-            embeddings.append(embed([chip_of(pixels, report.faces[0].box)])[0])
+            main = report.faces[0]
+            roll = estimate_pose(main.landmarks).roll
+            embeddings.append(embed([chip_of(pixels, main.box, roll)])[0])
         else:
             out += list(distances(embeddings[:1], np.stack(embeddings[1:]))[0])
     return out
@@ -297,7 +301,8 @@ def main() -> None:
     chip = np.median([f.chip_s for f in faces])
     print("\n| step, per photo (640 px copy) | ms |")
     print("|---|---:|")
-    print(f"| MTCNN detection (the validator's detector) | {1000 * detect:.1f} |")
+    print(f"| MTCNN on the photo and its mirror, one batch (the validator's detector) | "
+          f"{1000 * detect:.1f} |")
     print(f"| recognition: 68-point fit + aligned chip | {1000 * chip:.1f} |")
     print(f"| recognition: dlib's network, this process | {1000 * network_s:.1f} |")
     print(f"| recognition: dlib's network, {os.cpu_count()} worker processes (throughput, with "

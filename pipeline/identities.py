@@ -366,7 +366,6 @@ def _files(files: Sequence[str], what: str) -> str:
 # ---------------------------------------------------------------- generated faces (evaluate)
 
 MAX_PAIRS = 32  # side-by-side PNGs of the closest generated faces and their training people
-PAIR_THUMB = 128
 PERCENTILES = (0, 5, 50, 95, 100)
 
 
@@ -457,14 +456,9 @@ def write_likeness_pairs(result: Likeness, generated: np.ndarray, train: np.ndar
 
 
 def _side_by_side(a: np.ndarray, b: np.ndarray, caption: str) -> Any:
-    from PIL import Image, ImageDraw
+    from PIL import Image  # here: a worker process that embeds needs neither PIL nor torch
 
-    thumbs = [Image.fromarray(np.ascontiguousarray(x)).resize((PAIR_THUMB, PAIR_THUMB),
-                                                              Image.Resampling.LANCZOS)
-              for x in (a, b)]
-    sheet = Image.new("RGB", (2 * PAIR_THUMB + 4, PAIR_THUMB + 14), "white")
-    sheet.paste(thumbs[0], (0, 0))
-    sheet.paste(thumbs[1], (PAIR_THUMB + 4, 0))
-    ImageDraw.Draw(sheet).text((2, PAIR_THUMB + 1), f"generated | training  {caption}",
-                               fill="black")
-    return sheet
+    from pipeline.memorization import pair_sheet
+
+    return pair_sheet(*(Image.fromarray(np.ascontiguousarray(x)) for x in (a, b)), caption,
+                      Image.Resampling.LANCZOS)

@@ -26,7 +26,7 @@ from pipeline.config import (
 )
 from pipeline.crop import crop_photo
 from pipeline.evaluate import RealSet, evaluate_model, write_images
-from pipeline.faces import FaceAnalyzer
+from pipeline.faces import FaceAnalyzer, estimate_pose
 from pipeline.findings import Severity
 from pipeline.formats.accepted import identities_of, read_accepted
 from pipeline.identities import (
@@ -69,7 +69,7 @@ def embedding(data: bytes, analyzer: FaceAnalyzer) -> np.ndarray:
     d = decode(data, max_pixels=ValidateParams().max_pixels, long_side=640)
     pixels = np.asarray(d.image)
     (report,) = analyzer.analyse([pixels], [1.0])
-    chip = chip_of(pixels, report.faces[0].box)
+    chip = chip_of(pixels, report.faces[0].box, estimate_pose(report.faces[0].landmarks).roll)
     assert chip.shape == (CHIP_SIZE, CHIP_SIZE, 3)
     return embed([chip])[0]
 
