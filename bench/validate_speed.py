@@ -15,6 +15,7 @@ dlib's model. Run it on a quiet machine (`uptime`): other processes on the 2 cor
 runs unequally.
 
     python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
+                                   [--params params.yaml]
 """
 
 from __future__ import annotations
@@ -99,14 +100,14 @@ def naive(photos: list[Path]) -> Timer:
     return t
 
 
-def facedata_inprocess(subs: Path, cache: Path) -> tuple[Timer, list[dict]]:
+def facedata_inprocess(subs: Path, cache: Path, params_yaml: Path) -> tuple[Timer, list[dict]]:
     """ingest + validate as `facedata validate` runs them, timed inside one process."""
     from pipeline.attributes import load_vocabulary
     from pipeline.config import load_params
     from pipeline.ingest import ingest
     from pipeline.validate import validate
 
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(params_yaml)
     vocab = load_vocabulary(ROOT / "schemas" / "attributes.yaml")
     with Timer() as t:
         manifest = ingest(subs, params.ingest)
@@ -114,7 +115,7 @@ def facedata_inprocess(subs: Path, cache: Path) -> tuple[Timer, list[dict]]:
     return t, [f.as_row() for f in result.findings]
 
 
-def facedata_cli(subs: Path, cache: Path) -> tuple[Timer, str]:
+def facedata_cli(subs: Path, cache: Path, params_yaml: Path) -> tuple[Timer, str]:
     exe = Path(sys.executable).with_name("facedata")
     cmd = [
         str(exe),
@@ -127,7 +128,7 @@ def facedata_cli(subs: Path, cache: Path) -> tuple[Timer, str]:
         "--schema",
         str(ROOT / "schemas" / "attributes.yaml"),
         "--params",
-        str(ROOT / "params.yaml"),
+        str(params_yaml),
     ]
     with Timer() as t:
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -179,6 +180,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--naive", type=int, default=6, help="photos timed the naive way")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/facedata-bench"))
+    ap.add_argument("--params", type=Path, default=ROOT / "params.yaml",
+                    help="settings (e.g. a copy with validate.identities.enabled: false)")
     args = ap.parse_args()
 
     work = args.workdir
@@ -187,11 +190,11 @@ def main() -> None:
     photos = sorted(subs.rglob("*.jpg"))
 
     t_naive = naive(photos[: args.naive])
-    t_cold, cold = facedata_inprocess(subs, cache)
-    t_warm, warm = facedata_inprocess(subs, cache)
+    t_cold, cold = facedata_inprocess(subs, cache, args.params)
+    t_warm, warm = facedata_inprocess(subs, cache, args.params)
     shutil.rmtree(cache)
-    t_cli_cold, cli_cold = facedata_cli(subs, cache)
-    t_cli_warm, cli_warm = facedata_cli(subs, cache)
+    t_cli_cold, cli_cold = facedata_cli(subs, cache, args.params)
+    t_cli_warm, cli_warm = facedata_cli(subs, cache, args.params)
     same = cold == warm == json.loads(cli_cold)["findings"] == json.loads(cli_warm)["findings"]
 
     rows = [

@@ -413,19 +413,26 @@ def shard(
         "data/processed/shards"
     ),
     schema: SchemaOpt = None,
+    accepted: Annotated[
+        Path, typer.Option(help="accepted.csv from validate: students who share a person stay "
+                           "on one side of the split.")
+    ] = Path("data/interim/accepted.csv"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """WebDataset tar shards split by student, with the attribute encoding."""
+    """WebDataset tar shards split by person (students who share one together), with the
+    attribute encoding."""
     from pipeline.shard import run_shard
 
     params = _params(params_file)
     with stage_errors():
-        index = run_shard(crops, augmented, _schema(schema), out_dir, params.shard)
+        index = run_shard(crops, augmented, _schema(schema), out_dir, params.shard, accepted)
     splits = ", ".join(
         f"{name} {info['samples']} samples of {len(info['students'])} students"
         for name, info in index["splits"].items()
     )
     say(f"shard: {splits} -> {out_dir}")
+    for note in index["split"]["notes"]:
+        say(f"shard: {note}")
 
 
 @app.command()
@@ -535,7 +542,8 @@ def evaluate(
     ),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """FID/KID/IS (when Inception weights are available), face detection rate, memorization."""
+    """FID/KID/IS (when Inception weights are available), face detection rate, memorization,
+    generated faces that are training people."""
     from pipeline.evaluate import run_evaluate
 
     params = _params(params_file)
@@ -549,6 +557,7 @@ def evaluate(
             params.evaluate,
             params.validate.detect,
             bars,
+            identities=params.validate.identities,
         )
     say(f"evaluate: wrote {metrics} ({len(result)} entries)")
 

@@ -111,6 +111,26 @@ class DetectParams(_Checked):
     device: str = setting("auto", DEVICE)  # cuda when available, else cpu
 
 
+SEVERITY = Range("info or warning", lambda v: v in ("info", "warning"))
+
+
+@dataclass(frozen=True)
+class IdentitiesParams(_Checked):
+    """Who is in the photos (pipeline/identities.py; docs/RULES.md says why these defaults).
+    Validate clusters the accepted photos into people, shard keeps students who share a person
+    on one side of the split, evaluate asks whether generated faces are training people."""
+
+    SECTION: ClassVar[str] = "validate.identities"
+
+    enabled: bool = True  # false: no face recognition anywhere; shards split by student
+    # dlib's same-person distance: 99.38 % of LFW's pairs judged right at 0.6 (dlib's figure)
+    same_person_distance: float = setting(0.6, Range("above 0 and below 2", lambda v: 0 < v < 2))
+    # the same person in two students' photos (a room-mate, a sibling, a face from the web)
+    shared_severity: str = setting("warning", SEVERITY)
+    # one student's photos show several people (the course asks for photos of one person)
+    mixed_severity: str = setting("warning", SEVERITY)
+
+
 @dataclass(frozen=True)
 class ValidateParams(_Checked):
     SECTION: ClassVar[str] = "validate"
@@ -176,6 +196,7 @@ class ValidateParams(_Checked):
     # nothing is a `missing` error, a submission not on it a `not_on_roster` warning. "" = none.
     roster: str = ""
     detect: DetectParams = field(default_factory=DetectParams)
+    identities: IdentitiesParams = field(default_factory=IdentitiesParams)
 
 
 @dataclass(frozen=True)

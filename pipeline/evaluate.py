@@ -23,6 +23,16 @@ measure's job: `write_images` does it afterwards. Each next to the conventions t
   mean |yaw|, |pitch|, |roll| of the largest face in each, from its landmarks.
 - Memorization (`pipeline.memorization`): nearest training crop in pixels, normalised 32-px
   pixels and Inception features.
+- Identity (`pipeline.identities`, with `validate.identities`): is a generated face one of the
+  training people, in another pose or light? dlib's face embedding of every generated image in
+  which the detection measure found a face (upscaled to DETECT_SIZE), against the embeddings of
+  the training crops at the size they are stored in; `identity_match_fraction` is the fraction of
+  generated images closer than the same-person distance to a training face. The model was
+  trained on photos, not on 32- or 64-px faces blown up, so the stage measures what it can still
+  tell at the model's resolution on real faces, as it does for the detection rate: the training
+  crops themselves reduced to the model's resolution (they must read as training people) and the
+  real set's (other people: they must not). The details go to `identities.json` and
+  `identity-NNN.png` pairs in the memorization folder.
 
 All images meet at the model's resolution: the real crops (stored at `crop.size`) are reduced to
 it with the shards' one resize (`pipeline.formats.shards.RESIZE`, PIL's Lanczos), the generated
@@ -35,7 +45,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,13 +54,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.config import DetectParams, EvaluateParams
+from pipeline.config import DetectParams, EvaluateParams, IdentitiesParams
 from pipeline.devices import resolve_device
 from pipeline.faces import FaceAnalyzer
 from pipeline.formats.common import FormatError
 from pipeline.formats.shards import RESIZE, read_index, read_split
 from pipeline.gan.checkpoint import encoding_of, load_generator
 from pipeline.gan.samples import grid_image, sample, save_png
+from pipeline.identities import FaceSet, Likeness, face_set, likeness, write_likeness_pairs
 from pipeline.io import atomic_path
 from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
 from pipeline.memorization import write_pairs as write_memorization_pairs
@@ -69,6 +80,7 @@ from pipeline.progress import Advance, Progress, no_progress
 
 DETECT_SIZE = 160
 DETECT_BATCH = 64
+IDENTITIES_JSON = "identities.json"
 SAMPLE_GRID = 64
 UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
 
@@ -118,29 +130,39 @@ class Detection:
     mean_abs_yaw: float | None
     mean_abs_pitch: float | None
     mean_abs_roll: float | None
+    # the largest face's box in each image, in the pixels it was detected at; None: no face
+    boxes: list[tuple[float, float, float, float] | None] = field(default_factory=list)
+
+
+def upscaled(images: torch.Tensor, size: int = DETECT_SIZE) -> Iterator[list[np.ndarray]]:
+    """uint8 N x 3 x R x R images as H x W x 3 arrays at `size` px (bilinear, as the detector
+    sees them), DETECT_BATCH at a time."""
+    for start in range(0, len(images), DETECT_BATCH):
+        batch = images[start:start + DETECT_BATCH]
+        if batch.shape[-1] != size or batch.shape[-2] != size:
+            batch = F.interpolate(batch.float(), size=(size, size), mode="bilinear",
+                                  align_corners=False).clamp(0, 255).round().to(torch.uint8)
+        yield list(batch.permute(0, 2, 3, 1).numpy())
 
 
 def detect_faces(images: torch.Tensor, analyzer: FaceAnalyzer,
-                 advance: Advance | None = None) -> Detection:
-    """The validator's detector on uint8 N x 3 x R x R images upscaled to DETECT_SIZE px
+                 advance: Advance | None = None, size: int = DETECT_SIZE) -> Detection:
+    """The validator's detector on uint8 N x 3 x R x R images upscaled to `size` px
     (bilinear): the fraction with a face above its probability limit, and the mean absolute
     pose of the largest face in each. `advance(n)` after each batch."""
     poses = []
-    found = 0
-    for start in range(0, len(images), DETECT_BATCH):
-        batch = F.interpolate(images[start:start + DETECT_BATCH].float(),
-                              size=(DETECT_SIZE, DETECT_SIZE), mode="bilinear",
-                              align_corners=False)
-        arrays = list(batch.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+    boxes: list[tuple[float, float, float, float] | None] = []
+    for arrays in upscaled(images, size):
         for report in analyzer.analyse(arrays, [1.0] * len(arrays)):
+            boxes.append(report.faces[0].box if report.faces else None)
             if report.faces:
-                found += 1
                 pose = report.faces[0].pose
                 poses.append((abs(pose.yaw), abs(pose.pitch), abs(pose.roll)))
         if advance is not None:
             advance(len(arrays))
     means = np.mean(poses, axis=0).round(3).tolist() if poses else [None, None, None]
-    return Detection(round(found / len(images), 6), len(images), found, *means)
+    found = len(poses)
+    return Detection(round(found / len(images), 6), len(images), found, *means, boxes)
 
 
 @dataclass
@@ -162,6 +184,13 @@ class Context:
         default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # space -> why it was skipped
     memorization: Memorization | None = None  # for the pair images
+    # the identity check: its settings, the training crops at the size they are stored in, the
+    # detection measure's faces (generated, real) and the result, for identities.json
+    identities: IdentitiesParams | None = None
+    reference: RealSet | None = None
+    boxes: dict[str, list[tuple[float, float, float, float] | None]] = field(
+        default_factory=dict)
+    identity: IdentityCheck | None = None
 
 
 Measure = Callable[[Context], dict[str, Any]]
@@ -214,6 +243,7 @@ def detection(c: Context) -> dict[str, Any]:
     got = detect_faces(c.fake, analyzer, c.progress("Face detection: generated", len(c.fake)))
     ref = detect_faces(c.real.images, analyzer,
                        c.progress(f"Face detection: {c.params.split} crops", len(c.real.images)))
+    c.boxes.update(generated=got.boxes, real=ref.boxes)
     return {"detection": {
         "rate": got.rate, "rate_real": ref.rate, "prob_limit": c.detect.face_prob,
         "faces": got.faces, "faces_real": ref.faces,
@@ -232,21 +262,98 @@ def memorization(c: Context) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class IdentityCheck:
+    """Generated faces against the training people, and the same check on real crops at the
+    model's resolution: the training crops themselves and the real set's other people."""
+
+    generated: Likeness
+    checks: dict[str, Likeness]  # "train", and the real set's split when it is not train
+    reference: FaceSet
+    reference_size: int
+    same_person: float
+
+    def report(self, train_keys: list[str], resolution: int) -> dict[str, Any]:
+        """identities.json, but the pairs."""
+        return {
+            "same_person_distance": self.same_person,
+            "model": "dlib_face_recognition_resnet_model_v1: 99.38 % of LFW's pairs right at "
+                     "0.6 (dlib's figure), on photos",
+            "reference": (f"{len(self.reference.embeddings)} faces found in the "
+                          f"{self.reference.images} original training crops, at "
+                          f"{self.reference_size} px"),
+            "generated": {**self.generated.summary(), "at": f"{resolution} px, upscaled "
+                          f"bilinearly to {DETECT_SIZE} px"},
+            "self_check": {name: {**check.summary(), "expect": (
+                "1: the training crops themselves, at the model's resolution"
+                if name == "train" else "0: other people (students never trained on)")}
+                for name, check in self.checks.items()},
+            "samples": [{"generated": i,
+                         "distance": None if n < 0 else round(float(d), 4),
+                         "nearest": None if n < 0 else train_keys[n]}
+                        for i, (d, n) in enumerate(zip(self.generated.distance,
+                                                       self.generated.nearest, strict=True))],
+        }
+
+
+@register_measure
+def identity(c: Context) -> dict[str, Any]:
+    """The fraction of generated images whose face is a training person's (see the module
+    docstring); nothing when face recognition is off or there is no reference set."""
+    if c.identities is None or not c.identities.enabled or c.reference is None:
+        return {}
+    analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
+    same = c.identities.same_person_distance
+    size = c.reference.stored_size or int(c.reference.images.shape[-1])
+
+    def faces(images: torch.Tensor, name: str, boxes: list | None = None,
+              at: int = DETECT_SIZE) -> FaceSet:
+        if boxes is None:
+            boxes = detect_faces(images, analyzer, c.progress(f"Face detection: {name}",
+                                                              len(images)), at).boxes
+        found = [(i, box) for i, box in enumerate(boxes) if box is not None]
+        advance = c.progress(f"Face recognition: {name}", len(found))
+
+        def each() -> Iterator[tuple[int, np.ndarray, Any]]:
+            for start, arrays in zip(range(0, len(images), DETECT_BATCH), upscaled(images, at),
+                                     strict=True):
+                for k, array in enumerate(arrays):
+                    if boxes[start + k] is not None:
+                        yield start + k, array, boxes[start + k]
+                        advance(1)
+
+        return face_set(each(), len(found), len(images))
+
+    reference = faces(c.reference.images, f"train crops at {size} px", at=size)
+    checks = {"train": likeness(faces(c.train.images, "train crops"), reference, same)}
+    if c.real is not c.train:
+        checks[c.params.split] = likeness(
+            faces(c.real.images, f"{c.params.split} crops", c.boxes.get("real")), reference, same)
+    generated = likeness(faces(c.fake, "generated", c.boxes.get("generated")), reference, same)
+    c.identity = IdentityCheck(generated, checks, reference, size, same)
+    return {"identity_match_fraction": generated.fraction()}
+
+
+@dataclass(frozen=True)
 class Evaluation:
     metrics: dict[str, Any]  # as metrics/evaluate.json holds them
     fake: torch.Tensor
     memorization: Memorization
+    identity: IdentityCheck | None = None
 
 
 def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet,
                    train: RealSet, params: EvaluateParams, detect: DetectParams,
-                   inception: Inception, progress: Progress = no_progress) -> Evaluation:
-    """Every registered measure, in order, for one generator (writes nothing)."""
+                   inception: Inception, progress: Progress = no_progress,
+                   identities: IdentitiesParams | None = None,
+                   reference: RealSet | None = None) -> Evaluation:
+    """Every registered measure, in order, for one generator (writes nothing). The identity
+    check runs with `identities` on and `reference`, the training crops at their stored size."""
     started = time.perf_counter()
     device = resolve_device(params.device, "evaluate.device")
     conditioned = encoding_of(meta) is not None
     fake = _generate(generator, meta, real, train, params, device, conditioned)
-    context = Context(fake, real, train, params, detect, inception, device, conditioned, progress)
+    context = Context(fake, real, train, params, detect, inception, device, conditioned, progress,
+                      identities=identities, reference=reference)
     timing = {"generate": time.perf_counter() - started}
     metrics: dict[str, Any] = {
         "split": params.split,
@@ -265,7 +372,7 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
     metrics["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
     metrics["device"] = str(device)
     assert context.memorization is not None
-    return Evaluation(metrics, fake, context.memorization)
+    return Evaluation(metrics, fake, context.memorization, context.identity)
 
 
 def _generate(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet, train: RealSet,
@@ -328,14 +435,25 @@ def _round(value: float | None) -> float | None:
 
 
 def write_images(evaluation: Evaluation, train: RealSet, samples_png: Path,
-                 memorization_dir: Path) -> None:
+                 memorization_dir: Path, reference: RealSet | None = None) -> None:
     """The first SAMPLE_GRID generated images as one grid, and the memorization folder: a
-    side-by-side PNG per flagged near-copy and pairs.json (replaced as a whole)."""
+    side-by-side PNG per flagged near-copy and pairs.json (replaced as a whole); with the
+    identity check, identities.json and identity-NNN.png pairs of the generated faces closest to
+    a training person (beside the crop from `reference`, the training crops as stored)."""
     save_png(grid_image(evaluation.fake[:SAMPLE_GRID]), Path(samples_png))
     with atomic_path(Path(memorization_dir)) as tmp:
         records = write_memorization_pairs(evaluation.memorization, evaluation.fake,
                                            train.images, train.keys, tmp)
         (tmp / "pairs.json").write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+        check = evaluation.identity
+        if check is not None:
+            shown = reference if reference is not None else train
+            report = check.report(train.keys, int(evaluation.fake.shape[-1]))
+            report["pairs"] = write_likeness_pairs(
+                check.generated, evaluation.fake.permute(0, 2, 3, 1).numpy(),
+                shown.images.permute(0, 2, 3, 1).numpy(), train.keys, tmp)
+            (tmp / IDENTITIES_JSON).write_text(json.dumps(report, indent=2) + "\n",
+                                               encoding="utf-8")
 
 
 def check_require_fid(params: EvaluateParams, inception: Inception, real_count: int) -> None:
@@ -354,10 +472,11 @@ def check_require_fid(params: EvaluateParams, inception: Inception, real_count: 
 
 def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, samples_png: Path,
                  memorization_dir: Path, params: EvaluateParams, detect: DetectParams,
-                 progress: Progress = no_progress) -> dict[str, Any]:
+                 progress: Progress = no_progress,
+                 identities: IdentitiesParams | None = None) -> dict[str, Any]:
     """The stage: load, measure, write `metrics_path`, the sample grid and the memorization
     folder; returns the metrics. EvaluateError (a message to show, not a traceback) when it
-    cannot run."""
+    cannot run. `identities` (validate.identities) turns the identity check on."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise EvaluateError(f"no model at {model_path}; run the train stage first")
@@ -368,9 +487,13 @@ def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, samples
     inception = load_inception(params.inception_weights,
                                resolve_device(params.device, "evaluate.device"))
     check_require_fid(params, inception, len(real.images))
+    reference = None
+    if identities is not None and identities.enabled:  # the training crops as stored
+        reference = (train if train.stored_size == resolution
+                     else load_split(shards_dir, "train", train.stored_size))
     evaluation = evaluate_model(generator, meta, real, train, params, detect, inception,
-                                progress=progress)
-    write_images(evaluation, train, samples_png, memorization_dir)
+                                progress=progress, identities=identities, reference=reference)
+    write_images(evaluation, train, samples_png, memorization_dir, reference)
     write_metrics(evaluation.metrics, Path(metrics_path))
     return evaluation.metrics
 

@@ -42,6 +42,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "eye_distances": (".3f", " eye distances"),
     "spreads": (".2f", " spreads"),  # spreads of a neutral mouth's shape
     "probability": (".2f", ""),
+    "embedding_distance": (".2f", ""),  # dlib's face descriptors, Euclidean (pipeline.identities)
 }
 # what the value must be to pass -> as people write it
 COMPARISONS: dict[str, str] = {"<=": "≤", ">=": "≥", "==": "=", "<": "<", ">": ">"}

@@ -255,11 +255,16 @@ def write_pairs(result: Memorization, generated: torch.Tensor, train: torch.Tens
 
 def _pair_image(a: torch.Tensor, b: torch.Tensor, caption: str) -> Image.Image:
     """Two uint8 3 x H x W images side by side, enlarged without smoothing, with a caption."""
-    thumbs = [Image.fromarray(x.permute(1, 2, 0).numpy()).resize(
-        (PAIR_THUMB, PAIR_THUMB), Image.Resampling.NEAREST) for x in (a, b)]
+    return pair_sheet(*(Image.fromarray(x.permute(1, 2, 0).numpy()) for x in (a, b)), caption,
+                      Image.Resampling.NEAREST)
+
+
+def pair_sheet(generated: Image.Image, training: Image.Image, caption: str,
+               resample: Image.Resampling) -> Image.Image:
+    """A generated image and a training image side by side, PAIR_THUMB px each, captioned."""
     sheet = Image.new("RGB", (2 * PAIR_THUMB + 4, PAIR_THUMB + 14), "white")
-    sheet.paste(thumbs[0], (0, 0))
-    sheet.paste(thumbs[1], (PAIR_THUMB + 4, 0))
+    for k, image in enumerate((generated, training)):
+        sheet.paste(image.resize((PAIR_THUMB, PAIR_THUMB), resample), (k * (PAIR_THUMB + 4), 0))
     ImageDraw.Draw(sheet).text((2, PAIR_THUMB + 1), f"generated | training   {caption}",
                                fill="black")
     return sheet

@@ -31,7 +31,7 @@ import jinja2
 
 from pipeline.config import ReportParams
 from pipeline.findings import Finding, Severity
-from pipeline.formats.accepted import read_accepted
+from pipeline.formats.accepted import identities_of, read_accepted
 from pipeline.formats.common import FormatError
 from pipeline.formats.findings import read_findings
 from pipeline.formats.manifest import PHOTO, ManifestRow, read_manifest_rows
@@ -60,7 +60,14 @@ HEADLINE = {
     "detection.rate": "Fraction of generated images in which MTCNN finds a face.",
     "detection.rate_real": "The same on the real crops, for reference.",
     "memorization.flagged_any": "Generated images flagged as near-copies of a training crop.",
+    "identity_match_fraction": "Fraction of generated images whose face is a training person's, "
+    "in any pose or light (dlib's face recognition: closer than the same-person distance). The "
+    "two rows below say what it can tell at this resolution.",
 }
+# Photos shown per student and person in the identities section: enough to see that they are
+# one person, without showing every photo of the class a second time.
+PERSON_PHOTOS = 6
+IDENTITIES_JSON = "identities.json"
 
 
 class ReportError(ValueError):
@@ -179,6 +186,71 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PersonPhoto:
+    student: str
+    file: str
+    thumb: Thumb
+
+
+@dataclass
+class Person:
+    """One identity of accepted.csv: who handed in photos of this person, with a few of each."""
+
+    number: int
+    photos: dict[str, list[PersonPhoto]] = field(default_factory=dict)  # student -> shown
+    counts: Counter = field(default_factory=Counter)  # student -> photos of this person
+
+    @property
+    def shared(self) -> bool:
+        return len(self.counts) > 1
+
+
+@dataclass(frozen=True)
+class StudentPeople:
+    name: str
+    anchor: str
+    photos: int  # accepted photos with a person
+    people: list[int]  # the people in them, most photos first
+    shares_with: list[str]  # students whose photos show one of these people
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    """The identities section: people in more than one submission first, then everyone."""
+
+    people: list[Person]
+    students: list[StudentPeople]
+
+    @property
+    def shared(self) -> list[Person]:
+        return [p for p in self.people if p.shared]
+
+
+def identity_view(accepted_rows: list[dict[str, str]], thumbs: dict[tuple[str, str], Thumb],
+                  anchors: dict[str, str]) -> IdentityView:
+    """Who is in the accepted photos, from accepted.csv's identity column."""
+    of = identities_of(accepted_rows)
+    people: dict[int, Person] = {}
+    for (student, file), number in sorted(of.items()):
+        person = people.setdefault(number, Person(number))
+        person.counts[student] += 1
+        shown = person.photos.setdefault(student, [])
+        if len(shown) < PERSON_PHOTOS:
+            shown.append(PersonPhoto(student, file, thumbs.get((student, file),
+                                                               Thumb(None, "not shown"))))
+    ordered = sorted(people.values(), key=lambda p: (not p.shared, p.number))
+    students = []
+    for student in sorted({s for s, _ in of}):
+        mine = [p for p in people.values() if student in p.counts]
+        mine.sort(key=lambda p: (-p.counts[student], p.number))
+        others = sorted({s for p in mine for s in p.counts} - {student})
+        students.append(StudentPeople(student, anchors.get(student, ""),
+                                      sum(p.counts[student] for p in mine),
+                                      [p.number for p in mine], others))
+    return IdentityView(ordered, students)
+
+
 # ---------------------------------------------------------------- the stage
 
 
@@ -227,12 +299,14 @@ def run_report(
     attribute_findings, attributes_hidden = _capped(
         [f for f in all_findings if f.rule == "attributes"]
     )
+    anchors = {s.name: s.anchor for s in students}
     template = _environment().get_template("report.html.j2")
     html = template.render(
         params=params,
         metrics=metrics,
         students=students,
-        anchors={s.name: s.anchor for s in students},
+        anchors=anchors,
+        identities=identity_view(accepted_rows, thumbs, anchors),
         loose=[f for f in all_findings if not f.student],
         charts=attribute_charts(accepted_rows, attribute_columns),
         attribute_findings=attribute_findings,
@@ -525,6 +599,13 @@ def _evaluate_section(metrics_path: Path | None, memorization: Path | None) -> S
                if k not in shown and not k.startswith("conventions.")]  # fmt: skip
     captions = _pair_captions(Path(memorization) / "pairs.json") if memorization else {}
     figures = [_figure(p, captions.get(p.name, p.name)) for p in pairs]
+    if memorization:  # the identity check's rows go under its number, its pairs last
+        checks, likeness = _identity_check(Path(memorization))
+        keys = [key for key, _, _ in headline]
+        at = keys.index("identity_match_fraction") + 1 if "identity_match_fraction" in keys \
+            else len(headline)
+        headline[at:at] = checks
+        figures += likeness
     return Section(
         missing=problem if metrics is None else "",
         numbers=headline,
@@ -557,6 +638,31 @@ def _pair_captions(pairs_json: Path) -> dict[str, str]:
                 break
         captions[record["png"]] = text
     return captions
+
+
+def _identity_check(memorization: Path) -> tuple[list[tuple[str, str, str]], list[Figure]]:
+    """From identities.json: the identity check on real crops (what it can tell at the model's
+    resolution), and the pairs of generated faces closest to a training person."""
+    data, _ = _read_json(memorization / IDENTITIES_JSON)
+    if data is None:
+        return [], []
+    rows = []
+    checks = data.get("self_check")
+    for name, check in (checks if isinstance(checks, dict) else {}).items():
+        if isinstance(check, dict):
+            rows.append((f"identity: {name} crops read as training people",
+                         _format(check.get("fraction")), str(check.get("expect", ""))))
+    figures = []
+    for record in data.get("pairs") or []:
+        if not isinstance(record, dict) or not isinstance(record.get("png"), str):
+            continue
+        png = memorization / Path(record["png"]).name
+        verdict = "the same person" if record.get("same_person") else "not the same person"
+        caption = (f"generated image {record.get('generated')} and training crop "
+                   f"{record.get('train')}: face distance {_format(record.get('distance'))}, "
+                   f"{verdict} (below {_format(data.get('same_person_distance'))})")
+        figures.append(_figure(png, caption))
+    return rows, figures
 
 
 def _figure(path: Path, caption: str) -> Figure:

@@ -13,11 +13,14 @@ from pathlib import Path
 
 from pipeline.attributes import Vocabulary, check_student_attributes, load_vocabulary
 from pipeline.config import ValidateParams
+from pipeline.faces import estimate_pose
 from pipeline.findings import Finding, Severity, Verdict, verdict
 from pipeline.formats.accepted import write_accepted
 from pipeline.formats.common import FormatError
 from pipeline.formats.findings import write_findings
 from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestFiles, read_manifest
+from pipeline.identities import RULE as IDENTITY_RULE
+from pipeline.identities import AcceptedFace, recognise
 from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.progress import Progress, no_progress
@@ -35,6 +38,8 @@ class ValidationResult:
     attributes: dict[tuple[str, str], dict[str, str]]  # (student, file) -> normalised values
     attribute_columns: list[str]
     roster_names: dict[str, str] = field(default_factory=dict)  # student -> name on the roster
+    # (student, file) -> the person in the accepted photo (pipeline.identities)
+    identities: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def students(self) -> list[str]:
@@ -107,7 +112,7 @@ class ValidationResult:
             # plural keys: DVC reads a key named "error" as a failure to load the file
             "findings": {f"{sev.value}s": by_severity.get(sev.value, 0) for sev in Severity},
             "rules": {rule: by_rule.get(rule, 0)
-                      for rule in [*rule_ids(), "submission", *ROSTER_RULES]},
+                      for rule in [*rule_ids(), IDENTITY_RULE, "submission", *ROSTER_RULES]},
         }
 
 
@@ -166,7 +171,8 @@ def validate(
     workers: int | None = None,
     roster: Roster | None = None,
 ) -> ValidationResult:
-    """Judge every photo and attribute table of the class described by `manifest`.
+    """Judge every photo and attribute table of the class described by `manifest`, then tell who
+    is in the accepted photos (`pipeline.identities`, a second pass of `progress`).
 
     A class with no students, or students with nothing readable, is a valid class. Each file is
     read back no larger than ingest saw it. `workers` threads decode (default: one per core)."""
@@ -222,8 +228,17 @@ def validate(
         # the absent by their roster id, and the submissions the roster knows by id
         names = {r.id: r.name for r in roster.students if r.name}
         names |= roster_names(roster.students, manifest.students)
+    result = ValidationResult(manifest, photos, findings, attributes, vocabulary.names, names)
+    # after judging: only the accepted photos are recognised (identity findings never reject)
+    by_key = {(f.student, f.file): f for f in files}
+    faces = [AcceptedFace(by_key[ph.student, ph.file], ph.main_face.box,
+                          estimate_pose(ph.main_face.landmarks).roll)
+             for ph in result.accepted() if ph.main_face is not None]
+    identities = recognise(faces, params, cache_dir, progress, workers)
+    result.identities = identities.of
+    findings.extend(identities.findings)
     findings.sort(key=lambda f: (f.student, f.file, f.severity is not Severity.ERROR))
-    return ValidationResult(manifest, photos, findings, attributes, vocabulary.names, names)
+    return result
 
 
 def write_outputs(
@@ -235,6 +250,6 @@ def write_outputs(
     for ph in result.accepted():
         key = (ph.student, ph.file)
         photos.append((by_key[key], ph.main_face, result.attributes.get(key, {})))
-    write_accepted(accepted_csv, photos, result.attribute_columns)
+    write_accepted(accepted_csv, photos, result.attribute_columns, result.identities)
     with atomic_path(metrics_json) as tmp:
         tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")

@@ -72,6 +72,7 @@ class View:
             {k: v for k, v in result.attributes.items() if k[0] in keep},
             result.attribute_columns,
             {k: v for k, v in result.roster_names.items() if k in keep},
+            {k: v for k, v in result.identities.items() if k[0] in keep},
         )
 
     def shows(self, findings: Iterable[Finding]) -> list[Finding]:

@@ -58,8 +58,8 @@ LAYERS = [
     {"config", "findings", "io", "images", "submissions", "progress", "devices", "safe_text",
      "downloads"},
     {"formats"},
-    {"rules", "measure", "faces", "landmarks", "attributes", "gan", "metrics_fid", "memorization",
-     "prompt", "roster"},
+    {"rules", "measure", "faces", "landmarks", "identities", "attributes", "gan", "metrics_fid",
+     "memorization", "prompt", "roster"},
     STAGES,
     {"cli", "validate_view"},
 ]

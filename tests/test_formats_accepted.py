@@ -8,7 +8,9 @@ import pytest
 from pipeline.formats.accepted import (
     FACE_COLUMNS,
     FIXED_COLUMNS,
+    IDENTITY,
     LANDMARKS,
+    identities_of,
     read_accepted,
     write_accepted,
 )
@@ -55,3 +57,16 @@ def test_round_trip_keeps_the_documented_column_order(tmp_path):
 def test_a_missing_file_names_the_stage_to_run(tmp_path):
     with pytest.raises(FormatError, match="accepted.csv does not exist; run the validate stage"):
         read_accepted(tmp_path / "accepted.csv")
+
+
+def test_the_identity_column_is_fixed_not_an_attribute_and_empty_when_unknown(tmp_path):
+    path = tmp_path / "accepted.csv"
+    other = ManifestRow("bo", "b.jpg", "bo", "b.jpg", "photo", "cd" * 32, 99, "JPEG", 600, 800)
+    write_accepted(path, [(ROW, FACE, {"age": "30"}), (other, FACE, {"age": "40"})], ["age"],
+                   identities={("ada", "a 1.jpg"): 3})
+    attributes, rows = read_accepted(path)
+    assert attributes == ["age"] and IDENTITY in FIXED_COLUMNS
+    assert [r[IDENTITY] for r in rows] == ["3", ""]
+    assert identities_of(rows) == {("ada", "a 1.jpg"): 3}
+    # a file written before the column existed has no identities, which is not an error
+    assert identities_of([{"student": "ada", "file": "a.jpg"}]) == {}

@@ -531,3 +531,61 @@ def test_report_of_the_demo_class(tmp_path):
     text = doc.text()
     for rule in ("no_face", "not_jpeg", "corrupt", "duplicate", "grayscale", "attributes"):
         assert rule in text
+    # who is in the photos: ada's are all one person, grace's another, nobody in both
+    people = doc.one("section", id="identities")
+    counts = {r.attrs["data-student"]: [td.text() for td in r.find_all("td")][1:3]
+              for r in people.one("table", id="people-per-student").find_all("tr")
+              if "data-student" in r.attrs}
+    assert counts == {s: [str(summary[s]["accepted"]), "1"] for s in ("ada", "grace")}
+    assert "Nobody: every person is in one student's photos only." in people.text()
+
+
+def test_each_person_in_two_submissions_is_shown_with_both_students_photos(klass, tmp_path):
+    """accepted.csv says ada's b.jpg and grace's g1.jpg show one person."""
+    path = klass.paths["accepted"]
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["identity"] = "4"
+    write_csv(path, [*rows[0]], rows)
+    _, doc = render(klass, tmp_path / "reports")
+    people = doc.one("section", id="identities")
+    (person,) = people.find_all("div", cls="shared")
+    assert person.attrs["data-person"] == "4"
+    assert "ada: 1 photo, grace: 1 photo" in person.one("h4").text()
+    shown = [(f.attrs["data-student"], f.attrs["data-file"])
+             for f in person.find_all("figure", cls="person-photo")]
+    assert shown == [("ada", "b.jpg"), ("grace", "g1.jpg")]
+    assert all(img.attrs["src"].startswith("data:image/jpeg;base64,")
+               for img in person.find_all("img", cls="thumb"))
+    ada = people.one("tr", data_student="ada")
+    assert ada.find_all("td")[3].text() == "grace" and "identity-flag" in ada.classes
+
+
+def test_without_identities_the_section_says_why(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports")
+    assert "No identities: face recognition is off" in doc.one("section", id="identities").text()
+
+
+def test_the_identity_check_of_generated_faces_is_shown_with_its_pairs(klass, tmp_path):
+    later = later_stages(tmp_path)
+    metrics = json.loads(later["evaluate_metrics"].read_text())
+    later["evaluate_metrics"].write_text(json.dumps({**metrics, "identity_match_fraction": 0.25}))
+    Image.new("RGB", (260, 142), (200, 200, 30)).save(later["memorization"] / "identity-000.png")
+    (later["memorization"] / "identities.json").write_text(json.dumps({
+        "same_person_distance": 0.6,
+        "self_check": {"train": {"fraction": 0.97, "expect": "1: the training crops"},
+                       "val": {"fraction": 0.01, "expect": "0: other people"}},
+        "pairs": [{"generated": 3, "train": "ada/<b>b</b>.jpg", "distance": 0.41,
+                   "same_person": True, "png": "identity-000.png"}],
+    }))
+    _, doc = render(klass, tmp_path / "reports", **later)
+    evaluation = doc.one("section", id="evaluate")
+    keys = [tr.one("th").text() for tr in evaluation.one("table", cls="numbers").children]
+    at = keys.index("identity_match_fraction")
+    assert keys[at + 1:at + 3] == ["identity: train crops read as training people",
+                                   "identity: val crops read as training people"]
+    captions = [f.one("figcaption").text() for f in evaluation.find_all("figure",
+                                                                        cls="stage-figure")]
+    assert ("generated image 3 and training crop ada/<b>b</b>.jpg: face distance 0.41, the same "
+            "person (below 0.6)") in captions

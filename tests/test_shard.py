@@ -18,7 +18,15 @@ from pipeline.config import AugmentParams, ShardParams
 from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.formats.encoding import ONE_HOT, SCALAR, Encoding, make_encoding
 from pipeline.formats.shards import read_samples
-from pipeline.shard import ShardError, load_encoding, split_students, write_shards
+from pipeline.shard import (
+    NO_IDENTITIES,
+    ShardError,
+    load_encoding,
+    plan_split,
+    split_students,
+    student_groups,
+    write_shards,
+)
 
 ENCODING = make_encoding([
     ("eye_colour", ONE_HOT, ("brown", "black", "blue")),
@@ -153,6 +161,82 @@ def test_split_depends_on_seed_and_student_only():
     assert len(split["val"]) == 5
     assert split_students(students[::-1], 0.25, 5) == split
     assert split_students(students, 0.25, 6) != split
+
+
+def write_accepted_identities(path: Path, people: dict[tuple[str, str], int | str]) -> Path:
+    """An accepted.csv with the columns the shard stage reads (student, file, identity)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "file", "identity"])
+        writer.writerows([s, f, i] for (s, f), i in people.items())
+    return path
+
+
+def test_students_who_share_a_person_land_on_one_side(stage):
+    """ana's photo.0 and ben's photo.1 show one person; nobody else shares anyone."""
+    people = {(s, f"photo.{i}.jpg"): 10 * n + i for n, s in enumerate(STUDENTS) for i in range(3)}
+    people["ben", "photo.1.jpg"] = people["ana", "photo.0.jpg"]
+    accepted = write_accepted_identities(stage["tmp"] / "accepted.csv", people)
+    sides = set()
+    for seed in range(12):
+        out = stage["tmp"] / f"shards{seed}"
+        index = write_shards(stage["crops"], stage["augmented"], ENCODING, out,
+                          ShardParams(val_fraction=0.4, shard_size=5, seed=seed), accepted)
+        split = {name: set(index["splits"][name]["students"]) for name in ("train", "val")}
+        side = "val" if "ana" in split["val"] else "train"
+        assert "ben" in split[side], seed
+        sides.add(side)
+        report = index["split"]
+        assert report["by"] == "person" and report["val_share"] == 2
+        assert report["groups"] == [{"students": ["ana", "ben"], "people": [0], "split": side}]
+        if seed == 0:  # the samples themselves follow the plan
+            stored = {m["student"] for _, _, m in read_shards(shards_of(out, side))}
+            assert {"ana", "ben"} <= stored
+    assert sides == {"train", "val"}  # the pair is placed by the seed like any student
+
+
+def test_groups_are_transitive_and_a_group_too_large_for_val_says_so():
+    people = {("ana", "a"): 1, ("ben", "b"): 1, ("ben", "c"): 2, ("eve", "e"): 2,
+              ("dev", "d"): 3, ("chloé", "x"): 4}
+    groups = student_groups(STUDENTS, people)
+    assert (["ana", "ben", "eve"], [1, 2]) in groups and (["dev"], []) in groups
+    noted = 0
+    for seed in range(10):
+        plan = plan_split(STUDENTS, people, 0.2, seed)  # a share of 1 student
+        assert len(plan.splits["val"]) == 1 and plan.splits["val"][0] in ("chloé", "dev")
+        for note in plan.notes:
+            assert note.startswith("ana, ben and eve share people 1, 2 and stay together in "
+                                   "train: 3 students do not fit"), note
+            noted += 1
+    assert noted  # the group was ranked first for some seeds, and said why it stayed
+
+
+def test_when_no_group_fits_val_holds_the_smallest_and_says_so():
+    people = {("ana", "a"): 1, ("ben", "b"): 1, ("chloé", "c"): 2, ("dev", "d"): 2,
+              ("eve", "e"): 2}
+    plan = plan_split(STUDENTS, people, 0.2, 0)
+    assert plan.splits == {"train": ["chloé", "dev", "eve"], "val": ["ana", "ben"]}
+    assert plan.notes == [
+        "chloé, dev and eve share person 2 and stay together in train: 3 students do not fit in "
+        "the 1 place(s) left of the validation share of 1",
+        "no group fits in the validation share of 1: val holds ana and ben (2 students, who "
+        "share person 1)"]
+    everyone = {(s, "p"): 9 for s in STUDENTS}  # one famous face in every submission
+    plan = plan_split(STUDENTS, everyone, 0.2, 0)
+    assert plan.splits["val"] == [] and plan.splits["train"] == sorted(STUDENTS)
+
+
+def test_without_identities_the_split_is_by_student_and_says_so(stage):
+    accepted = write_accepted_identities(stage["tmp"] / "accepted.csv",
+                                         {("ana", "photo.0.jpg"): ""})
+    params = ShardParams(val_fraction=0.4, seed=3)
+    index = write_shards(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / "s", params,
+                      accepted)
+    assert index["split"]["by"] == "student" and index["split"]["notes"] == [NO_IDENTITIES]
+    assert index["splits"]["val"]["students"] == split_students(STUDENTS, 0.4, 3)["val"]
+    with pytest.raises(ShardError, match="run the validate stage"):
+        write_shards(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / "t", params,
+                  stage["tmp"] / "missing.csv")
 
 
 def test_encoding_layout():

@@ -10,8 +10,12 @@ headers are fixed (mtime 0, uid/gid 0, mode 644, no user names), so the same sam
 byte-identical shards.
 
 `index.json`: `splits` maps each split to `{"samples", "originals", "augmented", "students",
-"shards", "bytes"}` (`write_split` makes that entry); the shard stage adds its settings and a
-`note` when val is empty. Readers use `splits` and `note` only.
+"shards", "bytes"}` (`write_split` makes that entry); the shard stage adds its settings, a `note`
+when val is empty, and SPLIT_REPORT, the split it made: `{"by": "person" | "student",
+"val_share": students the validation share asks for, "groups": [{"students", "people",
+"split"}, ...] (students kept together because their photos share people, the identities of
+accepted.csv), "notes": [what did not go as asked, in words]}`. Readers use `splits`, `note` and
+SPLIT_REPORT only.
 
 Every image that leaves the shards for a model is reduced to the model's resolution with RESIZE,
 here and nowhere else, so that training and evaluation (FID) see the same pixels.
@@ -37,6 +41,7 @@ from pipeline.io import worker_count
 
 SPLITS = ("train", "val")
 INDEX_JSON = "index.json"
+SPLIT_REPORT = "split"
 RESIZE = "PIL Lanczos"  # named once: the filter changes what the generator learns (and FID)
 
 
