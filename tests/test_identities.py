@@ -167,7 +167,8 @@ def test_a_person_in_two_submissions_is_reported_in_both(klass):
         assert shared.related == f"{other}/{theirs}"
         assert shared.message.startswith(f"person {person} is in 1 of your photos ({mine}) and "
                                          f"in 1 of {other}'s ({theirs}): the same person")
-        assert float(shared.value) < SAME_PERSON and shared.limit == f"< {SAME_PERSON:g}"
+        assert shared.value < SAME_PERSON and shared.limit == SAME_PERSON
+        assert shared.comparison == ">=" and shared.unit == "embedding_distance"
     # nobody else shares anyone
     assert {f.student for f in identity_findings(result) if f.related} == {"bo", "cy"}
 
@@ -176,7 +177,8 @@ def test_a_submission_showing_several_people_says_how_many(klass):
     _, _, result = klass
     for student in ("bo", "cy", "dee"):
         (mixed,) = [f for f in identity_findings(result, student) if not f.related]
-        assert mixed.value == "2 people" and "show 2 different people" in mixed.message
+        assert mixed.value == 2 and mixed.unit == "count"
+        assert "show 2 different people" in mixed.message
     assert identity_findings(result, "ada") == []  # one person: nothing to say
 
 
