@@ -339,6 +339,30 @@ def shard(
 
 
 @app.command()
+def feedback(
+    manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
+        "data/interim/manifest.csv"
+    ),
+    findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
+        "data/interim/findings.csv"
+    ),
+    accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
+    out_dir: Annotated[Path, typer.Option(help="Where the <student>.txt messages go.")] = Path(
+        "reports/feedback"
+    ),
+) -> None:
+    """One plain-text message per student, to paste into an LMS comment or an e-mail: what was
+    accepted, what to redo and how, the attribute rows to correct."""
+    from pipeline.feedback import run_feedback
+
+    with stage_errors():
+        result = run_feedback(manifest=manifest, findings=findings, accepted=accepted,
+                              out_dir=out_dir)
+    say(f"feedback: {len(result.paths)} messages, {result.to_redo} with something to redo "
+        f"-> {out_dir}")
+
+
+@app.command()
 def report(
     submissions: SubmissionsOpt = Path("data/submissions"),
     manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
