@@ -393,6 +393,9 @@ def report(
     memorization: Annotated[Path, typer.Option(help="Near-copy pairs from evaluate.")] = Path(
         "reports/memorization"
     ),
+    feedback: Annotated[Path, typer.Option(help="Messages to the students from feedback.")] = Path(
+        "reports/feedback"
+    ),
     out_dir: Annotated[Path, typer.Option(help="Where index.html goes.")] = Path("reports"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
@@ -418,6 +421,7 @@ def report(
             samples=train_samples,
             evaluate_metrics=evaluate_metrics,
             memorization=memorization,
+            feedback=feedback,
             progress=bars,
         )
     say(f"report: {page}")
