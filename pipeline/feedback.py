@@ -129,9 +129,9 @@ def message(student: str, handed_in: int, accepted: int, findings: list[Finding]
     for title, items in blocks:
         if items:
             lines += ["", title, *items]
-    todo = [what for what, group in (("the photos to redo", redo + submission + files),
-                                     ("the corrected attribute table", table)) if _errors(group)]
-    lines += ["", f"Please hand in {' and '.join(todo)} again." if todo else
+    todo = [what for what, group in (("new photos for those to redo", redo + submission + files),
+                                     ("a corrected attribute table", table)) if _errors(group)]
+    lines += ["", f"Please hand in {' and '.join(todo)}." if todo else
               "Nothing to redo. Thank you!"]
     return "\n".join(lines) + "\n"
 
@@ -140,7 +140,7 @@ def _errors(findings: list[Finding]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
 
 
-def _sorted_out(findings: list[Finding]):
+def _sorted_out(findings: list[Finding]) -> tuple[list[Finding], ...]:
     """(photo errors, photo warnings, whole-submission findings, table findings, other files)."""
     redo, warned, submission, table, files = [], [], [], [], []
     for f in sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.rule, f.file,
@@ -165,10 +165,11 @@ def _grouped(findings: list[Finding]) -> list[str]:
     for rule in sorted(by_rule):
         group = by_rule[rule]
         advice = _advice(rule)
-        if len(group) == 1:
-            lines.append(_line(f"{group[0].file}: {_reason(group[0])}", advice))
-            continue
         names = sorted({f.file for f in group})
+        if len(names) == 1:
+            reasons = "; ".join(dict.fromkeys(_reason(f).rstrip(". ") for f in group))
+            lines.append(_line(f"{names[0]}: {reasons}", advice))
+            continue
         listed = ", ".join(names[:MAX_NAMES])
         more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
         lines.append(_line(f"{len(names)} photos, {advice.problem}: {listed}{more}", advice))

@@ -9,6 +9,10 @@ student the page shows at most MAX_SHOWN photos and MAX_SHOWN findings of each l
 many more there are, so that one student's thousand files cannot make the page unopenable;
 findings.csv holds them all.
 
+The students come right after the overview, those with errors first, each card with the feedback
+stage's message to that student (reports/feedback/, read through pipeline/formats/feedback.py, so
+the page shows exactly what was written) and a button that copies it for an LMS comment.
+
 Thumbnails are generated from the decoded photo (EXIF orientation applied, then re-encoded without
 metadata); the original files are never copied. Everything that comes from students (file names,
 CSV values, messages quoting them) goes through jinja2's autoescaping.

@@ -96,7 +96,7 @@ def test_one_message_per_student_saying_what_to_redo_and_how(ada_class, tmp_path
     assert "notes.lnk" in text and "__MACOSX" not in text  # info notes are not for the student
     assert "2 photos, not a neutral expression: a.jpg, e.jpg." in text
     assert text.rstrip().endswith(
-        "Please hand in the photos to redo and the corrected attribute table again.")
+        "Please hand in new photos for those to redo and a corrected attribute table.")
     linus = (out / "linus.txt").read_text(encoding="utf-8")
     assert "1 handed in, 1 accepted, 0 not accepted" in linus and "Nothing to redo" in linus
 
@@ -168,3 +168,12 @@ def test_the_command_writes_the_folder_and_exits_2_on_missing_input(ada_class, t
     failed = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert failed.returncode == 2 and "accepted.csv does not exist" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_two_findings_of_one_rule_on_one_photo_are_one_photo():
+    findings = [error("ada", "a.jpg", "exposure", "the photo is too dark"),
+                error("ada", "a.jpg", "exposure", "the face is too dark")]  # fmt: skip
+    text = message("ada", 1, 0, findings)
+    redo = text.split("Photos to redo:\n")[1].split("\n\n")[0]
+    assert redo.startswith("- a.jpg: the face is too dark; the photo is too dark. Fix:")
+    assert len(redo.splitlines()) == 1
