@@ -50,6 +50,15 @@ def chromium() -> str:
     return found
 
 
+def write_messages(klass, folder: Path) -> Path:
+    """The feedback stage's messages for the class, in `folder`."""
+    from pipeline.feedback import run_feedback
+
+    run_feedback(manifest=klass.paths["manifest"], findings=klass.paths["findings"],
+                 accepted=klass.paths["accepted"], out_dir=folder)  # fmt: skip
+    return folder
+
+
 def run_chromium(binary: str, page: Path, profile: Path, *args: str) -> tuple[str, list[str]]:
     """Load `page` from disk with `args`; stdout and the console messages it logged."""
     result = subprocess.run(
@@ -72,7 +81,9 @@ def test_console_messages_are_noticed(chromium, tmp_path):
 
 
 def test_report_loads_in_headless_chromium_without_console_errors(chromium, tmp_path):
-    html, _ = render(make_class(tmp_path), tmp_path / "reports", **later_stages(tmp_path))
+    klass = make_class(tmp_path)
+    feedback = write_messages(klass, tmp_path / "reports" / "feedback")
+    html, _ = render(klass, tmp_path / "reports", feedback=feedback, **later_stages(tmp_path))
     index = tmp_path / "reports" / "index.html"
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html  # nothing to fetch: it must open offline
@@ -140,13 +151,11 @@ document.getElementById("report").addEventListener("load", function () {
 
 
 def test_copy_buttons_copy_each_students_feedback(chromium, tmp_path):
-    from pipeline.feedback import run_feedback
     from tests.test_report import SECTIONS
 
     klass = make_class(tmp_path)
     out = tmp_path / "reports"
-    written = run_feedback(manifest=klass.paths["manifest"], findings=klass.paths["findings"],
-                           accepted=klass.paths["accepted"], out_dir=out / "feedback").paths
+    written = sorted(write_messages(klass, out / "feedback").glob("*.txt"))
     render(klass, out, feedback=out / "feedback", **later_stages(tmp_path))
     harness = out / "harness.html"
     harness.write_text(HARNESS, encoding="utf-8")
