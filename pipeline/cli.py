@@ -97,6 +97,8 @@ CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Per-photo measureme
 # Inputs that several commands read, each with one help text.
 SubmissionsOpt = Annotated[Path, typer.Option("--submissions", help="The submissions folder.")]
 AcceptedOpt = Annotated[Path, typer.Option("--accepted", help="accepted.csv from validate.")]
+ManifestOpt = Annotated[Path, typer.Option("--manifest", help="manifest.csv from ingest.")]
+FindingsOpt = Annotated[Path, typer.Option("--findings", help="findings.csv from validate.")]
 CropsOpt = Annotated[Path, typer.Option("--crops", help="Crops from the crop stage.")]
 ShardsOpt = Annotated[Path, typer.Option("--shards", help="Shards from the shard stage.")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Generator from the train stage.")]
@@ -340,12 +342,8 @@ def shard(
 
 @app.command()
 def feedback(
-    manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
-        "data/interim/manifest.csv"
-    ),
-    findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
-        "data/interim/findings.csv"
-    ),
+    manifest: ManifestOpt = Path("data/interim/manifest.csv"),
+    findings: FindingsOpt = Path("data/interim/findings.csv"),
     accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
     out_dir: Annotated[Path, typer.Option(help="Where the <student>.txt messages go.")] = Path(
         "reports/feedback"
@@ -365,12 +363,8 @@ def feedback(
 @app.command()
 def report(
     submissions: SubmissionsOpt = Path("data/submissions"),
-    manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
-        "data/interim/manifest.csv"
-    ),
-    findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
-        "data/interim/findings.csv"
-    ),
+    manifest: ManifestOpt = Path("data/interim/manifest.csv"),
+    findings: FindingsOpt = Path("data/interim/findings.csv"),
     accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
