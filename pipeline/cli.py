@@ -393,7 +393,8 @@ def report(
     out_dir: Annotated[Path, typer.Option(help="Where index.html goes.")] = Path("reports"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """One self-contained HTML page: the class, every photo, attributes, training, evaluation.
+    """One self-contained HTML page: the class, each student's photos and feedback, attributes,
+    crops, training, evaluation.
 
     The inputs of later stages are optional: a stage that has not run leaves its section empty."""
     from pipeline.report import run_report
