@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	dvc repro
-	@echo "Done. The audit: reports/index.html; the numbers: dvc metrics show; curves: dvc plots show"
+	@echo "Done. The audit: reports/index.html; a message per student: reports/feedback/; the numbers: dvc metrics show; curves: dvc plots show"
 
 test: lint chromium
 	pytest

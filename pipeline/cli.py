@@ -149,6 +149,8 @@ LayoutOpt = Annotated[
 ]
 SubmissionsOpt = Annotated[Path, typer.Option("--submissions", help="The submissions folder.")]
 AcceptedOpt = Annotated[Path, typer.Option("--accepted", help="accepted.csv from validate.")]
+ManifestOpt = Annotated[Path, typer.Option("--manifest", help="manifest.csv from ingest.")]
+FindingsOpt = Annotated[Path, typer.Option("--findings", help="findings.csv from validate.")]
 CropsOpt = Annotated[Path, typer.Option("--crops", help="Crops from the crop stage.")]
 ShardsOpt = Annotated[Path, typer.Option("--shards", help="Shards from the shard stage.")]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Generator from the train stage.")]
@@ -436,14 +438,30 @@ def shard(
 
 
 @app.command()
+def feedback(
+    manifest: ManifestOpt = Path("data/interim/manifest.csv"),
+    findings: FindingsOpt = Path("data/interim/findings.csv"),
+    accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
+    out_dir: Annotated[Path, typer.Option(help="Where the <student>.txt messages go.")] = Path(
+        "reports/feedback"
+    ),
+) -> None:
+    """One plain-text message per student, to paste into an LMS comment or an e-mail: what was
+    accepted, what to redo and how, the attribute rows to correct."""
+    from pipeline.feedback import run_feedback
+
+    with stage_errors():
+        result = run_feedback(manifest=manifest, findings=findings, accepted=accepted,
+                              out_dir=out_dir)
+    say(f"feedback: {len(result.paths)} messages, {result.to_redo} with something to redo "
+        f"-> {out_dir}")
+
+
+@app.command()
 def report(
     submissions: SubmissionsOpt = Path("data/submissions"),
-    manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
-        "data/interim/manifest.csv"
-    ),
-    findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
-        "data/interim/findings.csv"
-    ),
+    manifest: ManifestOpt = Path("data/interim/manifest.csv"),
+    findings: FindingsOpt = Path("data/interim/findings.csv"),
     accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
@@ -466,10 +484,14 @@ def report(
     memorization: Annotated[Path, typer.Option(help="Near-copy pairs from evaluate.")] = Path(
         "reports/memorization"
     ),
+    feedback: Annotated[Path, typer.Option(help="Messages to the students from feedback.")] = Path(
+        "reports/feedback"
+    ),
     out_dir: Annotated[Path, typer.Option(help="Where index.html goes.")] = Path("reports"),
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """One self-contained HTML page: the class, every photo, attributes, training, evaluation.
+    """One self-contained HTML page: the class, each student's photos and feedback, attributes,
+    crops, training, evaluation.
 
     The inputs of later stages are optional: a stage that has not run leaves its section empty."""
     from pipeline.report import run_report
@@ -491,6 +513,7 @@ def report(
             samples=train_samples,
             evaluate_metrics=evaluate_metrics,
             memorization=memorization,
+            feedback=feedback,
             progress=bars,
         )
     say(f"report: {page}")

@@ -9,6 +9,10 @@ student the page shows at most MAX_SHOWN photos and MAX_SHOWN findings of each l
 many more there are, so that one student's thousand files cannot make the page unopenable;
 findings.csv holds them all.
 
+The students come right after the overview, those with errors first, each card with the feedback
+stage's message to that student (reports/feedback/, read through pipeline/formats/feedback.py, so
+the page shows exactly what was written) and a button that copies it for an LMS comment.
+
 Thumbnails are generated from the decoded photo (EXIF orientation applied, then re-encoded without
 metadata); the original files are never copied. Everything that comes from students (file names,
 CSV values, messages quoting them) goes through jinja2's autoescaping.
@@ -33,6 +37,7 @@ from pipeline.config import ReportParams
 from pipeline.findings import Finding, Severity
 from pipeline.formats.accepted import identities_of, read_accepted
 from pipeline.formats.common import FormatError
+from pipeline.formats.feedback import read_feedback
 from pipeline.formats.findings import read_findings
 from pipeline.formats.manifest import PHOTO, ManifestRow, read_manifest_rows
 from pipeline.images import ImageError, decode
@@ -68,6 +73,23 @@ HEADLINE = {
 # one person, without showing every photo of the class a second time.
 PERSON_PHOTOS = 6
 IDENTITIES_JSON = "identities.json"
+
+# The training facts shown as a table (metrics/train.json keys); the rest is under "All numbers".
+TRAIN_HEADLINE = {
+    "model": "network family (params.yaml train.model)",
+    "resolution": "image side in pixels",
+    "steps": "optimizer steps done",
+    "epochs": "passes over the training images",
+    "images": "training images",
+    "students": "students in the training data",
+    "g_loss": "generator loss, last logged mean",
+    "d_loss": "discriminator loss, last logged mean",
+    "real_score": "D(x): the discriminator's score of real images, last logged mean",
+    "fake_score": "D(G(z)): its score of generated images, last logged mean",
+    "train_seconds": "wall-clock seconds of training",
+    "images_per_second": "training speed",
+    "device": "where it ran",
+}
 
 
 class ReportError(ValueError):
@@ -126,6 +148,7 @@ class StudentView:
     errors: int = 0
     warnings: int = 0
     rules: Counter = field(default_factory=Counter)
+    feedback: str = ""  # the feedback stage's message to the student, "" when there is none
 
     @property
     def rules_text(self) -> str:
@@ -270,6 +293,7 @@ def run_report(
     samples: Path | None = None,
     evaluate_metrics: Path | None = None,
     memorization: Path | None = None,
+    feedback: Path | None = None,
     progress: Progress = no_progress,
 ) -> Path:
     """Write `out_dir/index.html` and return its path.
@@ -277,7 +301,9 @@ def run_report(
     The validate outputs are required (ReportError says which is missing). The optional outputs
     of later stages (crop contact sheet, train metrics and dvclive plots folder, sample grid,
     evaluate metrics, the memorization folder with pair-*.png and pairs.json) each fill a
-    section when they exist; a section whose files are absent says that stage has not run.
+    section when they exist; a section whose files are absent says that stage has not run. The
+    feedback folder's message to each student is shown on the student's card, with a button
+    that copies it. Students with errors come first.
     Photos are read from `submissions_root` only to make thumbnails, refusing headers over
     `max_pixels` (validate.max_pixels); a photo that cannot be read or decoded gets a placeholder
     with the reason.
@@ -296,6 +322,11 @@ def run_report(
     thumbs = make_thumbnails(_shown(photo_rows), Path(submissions_root), params, max_pixels,
                              progress)
     students = _students(photo_rows, all_findings, accepted_rows, thumbs)
+    feedback_ran = feedback is not None and Path(feedback).is_dir()
+    texts = read_feedback(Path(feedback), [s.name for s in students]) if feedback_ran else {}
+    for s in students:
+        s.feedback = texts.get(s.name, "")
+    students.sort(key=lambda s: (s.errors == 0, s.name))
     attribute_findings, attributes_hidden = _capped(
         [f for f in all_findings if f.rule == "attributes"]
     )
@@ -307,6 +338,7 @@ def run_report(
         students=students,
         anchors=anchors,
         identities=identity_view(accepted_rows, thumbs, anchors),
+        feedback_ran=feedback_ran,
         loose=[f for f in all_findings if not f.student],
         charts=attribute_charts(accepted_rows, attribute_columns),
         attribute_findings=attribute_findings,
@@ -574,8 +606,10 @@ def _train_section(
     has_samples = samples is not None and Path(samples).is_file()
     if metrics is None and not series and not has_samples:
         return Section(missing="The train stage has not run (no metrics, curves or samples).")
+    flat = {key: value for key, value, _ in _numbers(metrics or {})}
     return Section(
-        numbers=_numbers(metrics or {}),
+        numbers=[(k, flat[k], note) for k, note in TRAIN_HEADLINE.items() if k in flat],
+        details=[(k, v, "") for k, v in flat.items() if k not in TRAIN_HEADLINE],
         charts=group_curves(series),
         figures=[_figure(Path(samples), "Latest samples")] if has_samples else [],
     )

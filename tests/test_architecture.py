@@ -12,8 +12,8 @@ import pytest
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "pipeline"
-STAGES = {"ingest", "validate", "crop", "augment", "shard", "train", "evaluate", "report",
-          "generate"}
+STAGES = {"ingest", "validate", "feedback", "crop", "augment", "shard", "train", "evaluate",
+          "report", "generate"}
 
 
 def module_name(path: Path) -> str:

@@ -61,7 +61,8 @@ def repo(tmp_path_factory):
     return repo
 
 
-ALL = {"ingest", "validate", "crop", "augment", "shard", "train", "evaluate", "report"}
+ALL = {"ingest", "validate", "feedback", "crop", "augment", "shard", "train", "evaluate",
+       "report"}
 
 
 def test_repro_runs_every_stage_then_skips_what_did_not_change(repo):
@@ -70,7 +71,7 @@ def test_repro_runs_every_stage_then_skips_what_did_not_change(repo):
     shards = sorted((repo / "data" / "processed" / "shards").glob("*.tar"))
     assert shards
     for out in ("models/generator.pt", "metrics/validate.json", "metrics/train.json",
-                "metrics/evaluate.json", "reports/index.html"):
+                "metrics/evaluate.json", "reports/index.html", "reports/feedback/linus.txt"):
         assert (repo / out).is_file(), out
     before = {p.name: p.read_bytes() for p in shards}
 

@@ -16,7 +16,8 @@ from PIL import Image
 
 from pipeline.config import ReportParams, ValidateParams
 from pipeline.findings import Finding, Severity
-from pipeline.formats.findings import FINDING_COLUMNS
+from pipeline.formats.feedback import write_feedback
+from pipeline.formats.findings import FINDING_COLUMNS, read_findings, write_findings
 from pipeline.images import ImageError
 from pipeline.report import MAX_SHOWN, ReportError, run_report, thumbnail
 from tests.conftest import ATTRIBUTE_COLUMNS, VALID_VALUES, face, jpeg_bytes
@@ -589,3 +590,83 @@ def test_the_identity_check_of_generated_faces_is_shown_with_its_pairs(klass, tm
                                                                         cls="stage-figure")]
     assert ("generated image 3 and training crop ada/<b>b</b>.jpg: face distance 0.41, the same "
             "person (below 0.6)") in captions
+
+
+# ---------------------------------------------------------------- order, feedback, training
+
+SECTIONS = ["summary", "overview", "students", "attributes", "identities", "crop", "train",
+            "evaluate"]
+
+
+def top_sections(doc: Node) -> list[str]:
+    return [n.attrs["id"] for n in doc.one("body").children if n.tag == "section"]
+
+
+def test_sections_come_in_the_order_of_the_task(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports", **later_stages(tmp_path))
+    assert top_sections(doc) == SECTIONS
+    links = [a.attrs["href"] for a in doc.one("nav").find_all("a")]
+    assert links == [f"#{s}" for s in SECTIONS[1:]]
+
+
+def test_students_with_errors_come_first(klass, tmp_path):
+    kept = [f for f in read_findings(klass.paths["findings"])
+            if not (f.student == "ada" and f.severity.value == "error")]  # fmt: skip
+    write_findings(kept, klass.paths["findings"])
+    _, doc = render(klass, tmp_path / "reports")
+    cards = [c.attrs["data-student"] for c in doc.find_all("section", cls="student")]
+    rows = [r.attrs["data-student"] for r in doc.one("table", id="overview-table").find_all("tr")
+            if "data-student" in r.attrs]  # fmt: skip
+    assert cards == rows == ["grace", "ada"]
+
+
+def test_each_card_shows_the_students_feedback_with_a_copy_button(klass, tmp_path):
+    folder = tmp_path / "reports" / "feedback"
+    messages = {"ada": "Hello ada,\n\nPhotos to redo:\n- <b>x</b>.jpg: blurry & dark.\n",
+                "grace": "Hello grace,\n\nNothing to redo. Thank you!\n"}  # fmt: skip
+    write_feedback(folder, messages)
+    html, doc = render(klass, tmp_path / "reports", feedback=folder)
+    assert "<b>x</b>.jpg" not in html  # escaped
+    for card in doc.find_all("section", cls="student"):
+        text = card.one("pre", cls="feedback-text")
+        assert "\n".join(text.parts) == messages[card.attrs["data-student"]]
+        button = card.one("button", cls="copy-feedback")
+        assert button.attrs["data-target"] == text.attrs["id"]
+    assert len({n.attrs["id"] for n in doc.find_all("pre", cls="feedback-text")}) == 2
+
+
+def test_the_feedback_stage_output_is_shown_as_written(klass, tmp_path):
+    from pipeline.feedback import run_feedback
+
+    out = tmp_path / "reports" / "feedback"
+    paths = run_feedback(manifest=klass.paths["manifest"], findings=klass.paths["findings"],
+                         accepted=klass.paths["accepted"], out_dir=out).paths  # fmt: skip
+    _, doc = render(klass, tmp_path / "reports", feedback=out)
+    shown = {c.attrs["data-student"]: "".join(c.one("pre", cls="feedback-text").parts)
+             for c in doc.find_all("section", cls="student")}  # fmt: skip
+    assert shown == {p.stem: p.read_text(encoding="utf-8") for p in paths}
+
+
+def test_without_the_feedback_stage_the_cards_say_so(klass, tmp_path):
+    _, doc = render(klass, tmp_path / "reports", feedback=tmp_path / "nowhere")
+    for card in doc.find_all("section", cls="student"):
+        assert not card.find_all("button", cls="copy-feedback")
+        assert "feedback stage has not run" in card.text()
+
+
+def test_training_is_a_small_table_and_curves_not_every_key(klass, tmp_path):
+    later = later_stages(tmp_path)
+    later["train_metrics"].write_text(json.dumps({
+        "model": "dcgan", "steps": 300, "g_loss": 1.234567, "d_loss": 0.5, "images": 40,
+        "train_seconds": 15.2, "device": "cpu", "stored_size": 64, "precision": "fp32",
+        "parameters": {"generator": 1000, "discriminator": 900},
+    }))  # fmt: skip
+    _, doc = render(klass, tmp_path / "reports", **later)
+    train = doc.one("section", id="train")
+    headline = [tr.one("th").text() for tr in train.one("table", cls="numbers").children]
+    assert headline == ["model", "steps", "images", "g_loss", "d_loss", "train_seconds", "device"]
+    assert "1.235" in train.one("table", cls="numbers").text()
+    details = [tr.one("th").text() for tr in train.one("table", cls="details").children]
+    assert details == ["stored_size", "precision", "parameters.generator",
+                       "parameters.discriminator"]  # fmt: skip
+    assert train.find_all("figure", cls="line-chart")

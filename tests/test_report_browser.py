@@ -50,6 +50,15 @@ def chromium() -> str:
     return found
 
 
+def write_messages(klass, folder: Path) -> Path:
+    """The feedback stage's messages for the class, in `folder`."""
+    from pipeline.feedback import run_feedback
+
+    run_feedback(manifest=klass.paths["manifest"], findings=klass.paths["findings"],
+                 accepted=klass.paths["accepted"], out_dir=folder)  # fmt: skip
+    return folder
+
+
 def run_chromium(binary: str, page: Path, profile: Path, *args: str) -> tuple[str, list[str]]:
     """Load `page` from disk with `args`; stdout and the console messages it logged."""
     result = subprocess.run(
@@ -72,7 +81,9 @@ def test_console_messages_are_noticed(chromium, tmp_path):
 
 
 def test_report_loads_in_headless_chromium_without_console_errors(chromium, tmp_path):
-    html, _ = render(make_class(tmp_path), tmp_path / "reports", **later_stages(tmp_path))
+    klass = make_class(tmp_path)
+    feedback = write_messages(klass, tmp_path / "reports" / "feedback")
+    html, _ = render(klass, tmp_path / "reports", feedback=feedback, **later_stages(tmp_path))
     index = tmp_path / "reports" / "index.html"
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "https://" not in html  # nothing to fetch: it must open offline
@@ -97,3 +108,62 @@ def test_report_loads_in_headless_chromium_without_console_errors(chromium, tmp_
         assert im.size == (1280, 3000)
         # a blank page is one colour; a rendered report has text, tables and thumbnails
         assert len(im.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 50
+
+
+# Loads the report in a frame (pages from disk may reach each other with
+# --allow-file-access-from-files), clicks every copy button and writes what reached the
+# clipboard into its own page. The clipboard itself is the system's, which a headless browser
+# has not: the page's writeText is watched instead, or the copy event of its fallback.
+HARNESS = """<!DOCTYPE html><title>harness</title>
+<iframe id="report" src="index.html" width="1200" height="800"></iframe>
+<script>
+document.getElementById("report").addEventListener("load", function () {
+  var win = this.contentWindow, doc = win.document, out = document.body;
+  var got = [];
+  if (win.navigator.clipboard) {
+    win.navigator.clipboard.writeText = function (t) { got.push(t); return Promise.resolve(); };
+  }
+  doc.addEventListener("copy", function () { got.push(doc.activeElement.value); });
+  var buttons = doc.querySelectorAll("button.copy-feedback");
+  Array.prototype.forEach.call(buttons, function (b) { b.click(); });
+  setTimeout(function () {
+    got.forEach(function (t) {
+      var pre = document.createElement("pre");
+      pre.className = "copied";
+      pre.textContent = t;
+      out.appendChild(pre);
+    });
+    Array.prototype.forEach.call(buttons, function (b) {
+      var p = document.createElement("p");
+      p.className = "state";
+      p.textContent = (b.getAttribute("data-copied") || "0") + " " +
+        b.parentNode.querySelector(".copy-status").textContent;
+      out.appendChild(p);
+    });
+    var order = document.createElement("p");
+    order.id = "order";
+    order.textContent = Array.prototype.map.call(
+      doc.querySelectorAll("body > section"), function (s) { return s.id; }).join(" ");
+    out.appendChild(order);
+  }, 200);
+});
+</script>"""
+
+
+def test_copy_buttons_copy_each_students_feedback(chromium, tmp_path):
+    from tests.test_report import SECTIONS
+
+    klass = make_class(tmp_path)
+    out = tmp_path / "reports"
+    written = sorted(write_messages(klass, out / "feedback").glob("*.txt"))
+    render(klass, out, feedback=out / "feedback", **later_stages(tmp_path))
+    harness = out / "harness.html"
+    harness.write_text(HARNESS, encoding="utf-8")
+    dom, console = run_chromium(chromium, harness, tmp_path / "profile", "--dump-dom",
+                                "--allow-file-access-from-files", "--virtual-time-budget=5000")
+    assert console == []
+    doc = parse(dom)
+    copied = sorted("".join(p.parts) for p in doc.find_all("pre", cls="copied"))
+    assert copied == sorted(p.read_text(encoding="utf-8") for p in written)
+    assert [p.text() for p in doc.find_all("p", cls="state")] == ["1 copied"] * len(written)
+    assert doc.one("p", id="order").text().split() == SECTIONS

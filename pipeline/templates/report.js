@@ -1,4 +1,4 @@
-// Sort the class overview by a column, and show only students with errors.
+// Sort the class overview by a column, show only students with errors, copy feedback.
 (function () {
   "use strict";
   var table = document.getElementById("overview-table");
@@ -35,5 +35,36 @@
   }
   onlyErrors.addEventListener("change", filter);
   filter();
+
+  // Copy a student's feedback. The clipboard API needs a secure context and may be refused
+  // (a page opened from disk in some browsers): then select the text and copy it the old way.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var ok = document.execCommand("copy");
+    document.body.removeChild(area);
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("button.copy-feedback"), function (b) {
+    b.addEventListener("click", function () {
+      var text = document.getElementById(b.getAttribute("data-target")).textContent;
+      var status = b.parentNode.querySelector(".copy-status");
+      copyText(text).then(function () {
+        status.textContent = "copied";
+        b.setAttribute("data-copied", "1");
+      }, function () {
+        status.textContent = "select the text and copy it by hand";
+      });
+    });
+  });
   document.body.setAttribute("data-ready", "1");
 })();
