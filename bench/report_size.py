@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import random
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_params  # noqa: E402
 from pipeline.findings import FINDING_COLUMNS  # noqa: E402
+from pipeline.formats.metrics import Record, write_record  # noqa: E402
 from pipeline.report import run_report  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
@@ -123,6 +123,7 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
         "findings": interim / "findings.csv",
         "accepted": interim / "accepted.csv",
         "validate_metrics": interim / "validate.json",
+        "validate_details": interim / "validate_details.json",
     }
     for key, columns, rows in [
         ("manifest", MANIFEST, manifest),
@@ -134,10 +135,9 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
             writer.writeheader()
             writer.writerows(rows)
     n = len(manifest)
-    paths["validate_metrics"].write_text(
-        json.dumps({"students": students, "photos": n, "accepted": len(accepted),
-                    "rejected": n - len(accepted), "acceptance_rate": len(accepted) / n})
-    )  # fmt: skip
+    counts = {"students": students, "photos": n, "accepted": len(accepted),
+              "rejected": n - len(accepted), "acceptance_rate": len(accepted) / n}
+    write_record("validate", Record(counts), paths["validate_metrics"], paths["validate_details"])
     paths["submissions_root"] = subs
     return paths
 

@@ -215,7 +215,12 @@ def validate(
     accepted: Annotated[
         Path | None, typer.Option(help="Write accepted.csv here (the pipeline stage).")
     ] = None,
-    metrics: Annotated[Path | None, typer.Option(help="Write metrics JSON here.")] = None,
+    metrics: Annotated[
+        Path | None, typer.Option(help="Write the headline metrics JSON here (for DVC).")
+    ] = None,
+    details: Annotated[
+        Path | None, typer.Option(help="Write every count, with notes, to this JSON.")
+    ] = None,
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when photos fail (for pipelines).")
     ] = False,
@@ -242,7 +247,9 @@ def validate(
     except VocabularyError as exc:
         raise _usage_error(str(exc)) from None
     _together(manifest=manifest, ingest_findings=ingest_findings)
-    stage_outputs = _together(findings=findings, accepted=accepted, metrics=metrics)
+    stage_outputs = _together(
+        findings=findings, accepted=accepted, metrics=metrics, details=details
+    )
     if manifest is not None and ingest_findings is not None:
         for path in (manifest, ingest_findings):
             if not path.is_file():
@@ -262,7 +269,7 @@ def validate(
     with progress_bar("Checking photos", n_photos) as advance:
         result = run_validate(root, found, params.validate, vocabulary, cache_dir, advance)
     if stage_outputs:
-        write_outputs(result, findings, accepted, metrics)
+        write_outputs(result, findings, accepted, metrics, details)
 
     if format is Format.table:
         # Files and pipes get a wide table: messages are long and nobody resizes a log.
@@ -388,11 +395,17 @@ def report(
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
     ),
+    validate_details: Annotated[Path, typer.Option(help="Details of validate.")] = Path(
+        "metrics/details/validate.json"
+    ),
     crop_sheet: Annotated[Path, typer.Option(help="Contact sheet of the crops.")] = Path(
         "data/processed/crops/contact_sheet.png"
     ),
     train_metrics: Annotated[Path, typer.Option(help="Metrics of train.")] = Path(
         "metrics/train.json"
+    ),
+    train_details: Annotated[Path, typer.Option(help="Details of train.")] = Path(
+        "metrics/details/train.json"
     ),
     train_plots: Annotated[Path, typer.Option(help="dvclive folder of train.")] = Path(
         "plots/train"
@@ -402,6 +415,9 @@ def report(
     ),
     evaluate_metrics: Annotated[Path, typer.Option(help="Metrics of evaluate.")] = Path(
         "metrics/evaluate.json"
+    ),
+    evaluate_details: Annotated[Path, typer.Option(help="Details of evaluate.")] = Path(
+        "metrics/details/evaluate.json"
     ),
     memorization: Annotated[Path, typer.Option(help="Near-copy pairs from evaluate.")] = Path(
         "reports/memorization"
@@ -423,13 +439,16 @@ def report(
             findings=findings,
             accepted=accepted,
             validate_metrics=validate_metrics,
+            validate_details=validate_details,
             submissions_root=submissions,
             out_dir=out_dir,
             crop_sheet=crop_sheet,
             train_metrics=train_metrics,
+            train_details=train_details,
             train_plots=train_plots,
             samples=train_samples,
             evaluate_metrics=evaluate_metrics,
+            evaluate_details=evaluate_details,
             memorization=memorization,
             progress=bars,
         )
@@ -447,8 +466,11 @@ def train(
     checkpoint: Annotated[Path, typer.Option(help="Where the resumable state goes.")] = Path(
         "models/checkpoint.pt"
     ),
-    metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
+    metrics: Annotated[Path, typer.Option(help="Where the headline metrics JSON goes.")] = Path(
         "metrics/train.json"
+    ),
+    details: Annotated[Path, typer.Option(help="Where every number, with notes, goes.")] = Path(
+        "metrics/details/train.json"
     ),
     plots: Annotated[Path, typer.Option(help="dvclive folder: curves and sample grids.")] = Path(
         "plots/train"
@@ -465,7 +487,15 @@ def train(
     params = _params(params_file)
     with stage_errors():
         run_train(
-            shards, generator, checkpoint, metrics, plots, params.train, resume=resume, log=say
+            shards,
+            generator,
+            checkpoint,
+            metrics,
+            details,
+            plots,
+            params.train,
+            resume=resume,
+            log=say,
         )
 
 
@@ -477,8 +507,11 @@ def evaluate(
     shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
         "data/processed/shards"
     ),
-    metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
+    metrics: Annotated[Path, typer.Option(help="Where the headline metrics JSON goes.")] = Path(
         "metrics/evaluate.json"
+    ),
+    details: Annotated[Path, typer.Option(help="Where every number, with notes, goes.")] = Path(
+        "metrics/details/evaluate.json"
     ),
     samples: Annotated[Path, typer.Option(help="Where the grid of generated images goes.")] = Path(
         "reports/samples.png"
@@ -497,13 +530,14 @@ def evaluate(
             model,
             shards,
             metrics,
+            details,
             samples,
             memorization,
             params.evaluate,
             params.validate.detect,
             bars,
         )
-    say(f"evaluate: wrote {metrics} ({len(result)} entries)")
+    say(f"evaluate: wrote {metrics} ({len(result.values)} values) and {details}")
 
 
 @app.command()

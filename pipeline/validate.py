@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pipeline.findings import Finding, Severity
 from pipeline.formats.accepted import write_accepted
 from pipeline.formats.findings import write_findings
 from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest
-from pipeline.io import atomic_path
+from pipeline.formats.metrics import Record, write_record
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
@@ -83,6 +82,15 @@ class ValidationResult:
             "rules": {rule: by_rule.get(rule, 0) for rule in [*rule_ids(), "submission"]},
         }
 
+    def record(self) -> Record:
+        """The counts of `metrics()` with what they mean, for metrics/validate.json and its
+        details."""
+        return Record(self.metrics(), notes={
+            "rejected": "photos with at least one error finding, or with no face to crop",
+            "findings": "findings of each severity, about photos and whole submissions",
+            "rules": "error and warning findings per rule (docs/RULES.md)",
+        })
+
 
 def validate(
     root: Path,
@@ -146,8 +154,14 @@ def validate(
 
 
 def write_outputs(
-    result: ValidationResult, findings_csv: Path, accepted_csv: Path, metrics_json: Path
+    result: ValidationResult,
+    findings_csv: Path,
+    accepted_csv: Path,
+    metrics_json: Path,
+    details_json: Path,
 ) -> None:
+    """findings.csv, accepted.csv, the headline metrics and their details
+    (`pipeline.formats.metrics`)."""
     write_findings(result.findings, findings_csv)
     by_key = {(r.student, r.file): r for r in result.manifest.rows}
     photos = []
@@ -155,5 +169,4 @@ def write_outputs(
         key = (ph.student, ph.file)
         photos.append((by_key[key], ph.main_face, result.attributes.get(key, {})))
     write_accepted(accepted_csv, photos, result.attribute_columns)
-    with atomic_path(metrics_json) as tmp:
-        tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")
+    write_record("validate", result.record(), metrics_json, details_json)

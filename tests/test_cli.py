@@ -76,7 +76,7 @@ def test_failing_photo_exits_1_in_every_format(tmp_path, good_photos):
         (["validate", "subs", "--schema", "nope.yaml"], "no attribute vocabulary"),
         # no file is guessed beside another: what goes together is given together
         (["validate", "subs", "--manifest", "m.csv"], "--ingest-findings is missing"),
-        (["validate", "subs", "--findings", "f.csv"], "--accepted, --metrics is missing"),
+        (["validate", "subs", "--findings", "f.csv"], "--metrics, --details is missing"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, args, message):

@@ -119,7 +119,8 @@ def shards(tmp_path_factory, crops) -> Path:
 def train(shards: Path, out: Path, params: TrainParams, resume: bool = False,
           log: list[str] | None = None) -> dict:
     return run_train(shards, out / "models" / "generator.pt", out / "models" / "checkpoint.pt",
-                     out / "metrics" / "train.json", out / "plots", params, resume=resume,
+                     out / "metrics" / "train.json", out / "metrics" / "details.json",
+                     out / "plots", params, resume=resume,
                      log=(log.append if log is not None else lambda _: None))
 
 
@@ -155,7 +156,12 @@ def test_each_model_trains_a_few_steps_and_writes_its_outputs(shards, crops, tmp
         assert math.isfinite(metrics[name])
     assert 0 < metrics["real_score"] < 1 and 0 < metrics["fake_score"] < 1
     assert metrics["steps"] == 6 and metrics["epochs"] == 6 / (10 // 4)
-    assert json.loads((tmp_path / "metrics" / "train.json").read_text()) == metrics
+    details = json.loads((tmp_path / "metrics" / "details.json").read_text())
+    assert details["values"] == metrics and "D(G(z))" in details["notes"]["fake_score"]
+    assert "PIL Lanczos" in details["conventions"]["resize"]
+    # what DVC compares: the headline losses, rounded, nothing else
+    headline = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert headline == {k: pytest.approx(metrics[k], rel=1e-3) for k in ("g_loss", "d_loss")}
 
     # dvclive series: window means every log_every steps, epoch means at each epoch's end
     assert [s for s, _ in series(tmp_path, "g_loss")] == [2, 4, 6]
@@ -268,7 +274,8 @@ from pipeline.config import TrainParams
 from pipeline.train import run_train
 out, shards, params = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 run_train(shards, out / "models" / "generator.pt", out / "models" / "checkpoint.pt",
-          out / "metrics" / "train.json", out / "plots", TrainParams(**params))
+          out / "metrics" / "train.json", out / "metrics" / "details.json", out / "plots",
+          TrainParams(**params))
 """
 
 
@@ -321,7 +328,7 @@ def test_two_processes_under_torchrun_train_with_ddp_on_gloo(shards, tmp_path):
                            json.dumps(params)], cwd=ROOT, env=_subprocess_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    metrics = json.loads((tmp_path / "metrics" / "details.json").read_text())["values"]
     assert metrics["processes"] == 2 and metrics["steps"] == 4
     assert math.isfinite(metrics["g_loss"])
     assert done.stderr.count("train: 4 steps") == 1  # rank 0 alone reports
