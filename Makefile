@@ -9,7 +9,7 @@ LOCK := requirements.lock
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint lock bench clean
+.PHONY: run test lint lock chromium bench clean
 
 # pip and setuptools come first, from the lock, so that the rest is installed by the locked pip
 # and the one source distribution (face-recognition-models) is built by the locked setuptools
@@ -27,8 +27,25 @@ run: $(STAMP)
 	dvc repro
 	@echo "Done. The audit: reports/index.html; the numbers: dvc metrics show; curves: dvc plots show"
 
-test: lint
+test: lint chromium
 	pytest
+
+# The report's browser test needs headless Chromium: Debian's packages, installed once when
+# missing. Where apt-get is not there or fails, one line says so and the suite skips that test.
+CHROMIUM ?= /usr/bin/chromium
+APT_GET ?= apt-get
+chromium:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if ! command -v $(APT_GET) >/dev/null 2>&1; then \
+	  echo "make test: no $(APT_GET) here to install Chromium; the browser test will be skipped"; \
+	  exit 0; \
+	fi; \
+	if [ "$$(id -u)" -ne 0 ]; then sudo="sudo -n"; else sudo=; fi; \
+	echo "make test: installing Chromium for the browser test (Debian's chromium, chromium-driver)"; \
+	install="$$sudo env DEBIAN_FRONTEND=noninteractive $(APT_GET) -q -y \
+	  -o DPkg::Lock::Timeout=600 install --no-install-recommends chromium chromium-driver"; \
+	$$install >/dev/null 2>&1 || { $$sudo $(APT_GET) -q update && $$install; } \
+	  || echo "make test: $(APT_GET) could not install Chromium; the browser test will be skipped"
 
 lint: $(STAMP)
 	ruff check pipeline tests bench tools vendor/vega/build.py data/make_demo.py

@@ -53,6 +53,7 @@ from pipeline.findings import Severity
 from pipeline.images import ImageError, read_header, sniff_format
 from pipeline.measure import MeasureCache, Photo, PhotoFile, measure_photos
 from pipeline.rules import PHOTO_RULES, judge_photo
+from pipeline.rules.face import away_from_camera
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT.parent / "shared" / "fixtures" / "calibration"
@@ -135,11 +136,13 @@ def judge(photos: list[Photo], labels: list[Labelled], params: ValidateParams) -
 
 def measured(ph: Photo) -> str:
     """The main face's measurements in a few words, for the listing of misses."""
+    colour = f"colour {ph.chroma:.2f}" if ph.chroma is not None else "not decoded"
     face = ph.main_face
     if face is None:
-        return "no face"
-    parts = [f"{len(ph.faces.faces)} face(s)",
-             f"yaw {face.pose.yaw:+.0f} pitch {face.pose.pitch:+.0f} roll {face.pose.roll:+.0f}"]
+        return f"{colour}, no face"
+    parts = [colour, f"{len(ph.faces.faces)} face(s)",
+             f"yaw {face.pose.yaw:+.1f} pitch {face.pose.pitch:+.1f} roll {face.pose.roll:+.1f} "
+             f"turn {away_from_camera(face.pose):.1f}"]
     q = ph.faces.quality
     if q is not None:
         parts += [f"{k} {'–' if v is None else f'{v:.3g}'}" for k, v in vars(q).items()]

@@ -1,5 +1,6 @@
 """The measurements behind docs/RULES.md: the face rules on real photos, on copies made from the
-good ones (blur, light, framing), and the blur series over every good photo, as markdown tables.
+good ones (blur, light, framing), the blur series over every good photo, and the colour measure
+of `grayscale` on desaturated and toned copies, as markdown tables.
 
     python bench/face_rules_table.py [CALIBRATION_FOLDER]
 
@@ -71,14 +72,14 @@ def number(v: float | None, fmt: str) -> str:
 
 
 HEAD = ("| photo | faces | yaw | pitch | roll | turn | head/H | head/W | outline | edge width | "
-        "brightness | clipped | cheeks | smile | open | face findings |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        "brightness | clipped | cheeks | smile | open | eyes | brows | face findings |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def row(tag: str, ph: Photo) -> str:
     face = ph.main_face
     if face is None:
-        return f"| {tag} | 0 |" + " |" * 13 + f" {verdict(ph)} |"
+        return f"| {tag} | 0 |" + " |" * 15 + f" {verdict(ph)} |"
     q = ph.faces.quality
     p = face.pose
     return (f"| {tag} | {len(ph.faces.faces)} | {p.yaw:+.1f} | {p.pitch:+.1f} | {p.roll:+.1f} | "
@@ -86,7 +87,8 @@ def row(tag: str, ph: Photo) -> str:
             f"{q.head_length / ph.width:.2f} | {q.outline_margin:+.2f} | "
             f"{number(q.edge_width, '.4f')} | {q.brightness:.0f} | "
             f"{max(q.clipped_dark, q.clipped_bright):.3f} | {number(q.cheek_ratio, '.2f')} | "
-            f"{number(q.smile, '+.1f')} | {number(q.mouth_open, '.2f')} | {verdict(ph)} |")
+            f"{number(q.smile, '+.1f')} | {number(q.mouth_open, '.2f')} | "
+            f"{number(q.eyes_open, '.2f')} | {number(q.brows, '.2f')} | {verdict(ph)} |")
 
 
 def eye_distance(ph: Photo) -> float:
@@ -204,6 +206,34 @@ def blur_metrics_compared(good: dict[str, Image.Image], bad: dict[str, Image.Ima
               f"{a[:, 1].min():.2f}–{a[:, 1].max():.2f} |")
 
 
+def toned(im: Image.Image, tint: tuple[float, float, float]) -> Image.Image:
+    grey = np.asarray(ImageOps.grayscale(im), dtype=np.float64)
+    return Image.fromarray(np.clip(np.stack([grey * t for t in tint], axis=2), 0, 255)
+                           .astype(np.uint8))
+
+
+def colour_series(images: dict[str, Image.Image]) -> None:
+    """`pipeline.measure.colourfulness` (the `grayscale` rule's measure) of each photo, of copies
+    with a part of its saturation left, in grey, and toned sepia and cold, saved as JPEGs."""
+    from PIL import ImageEnhance
+
+    made = {}
+    for name, im in images.items():
+        made[f"{name}"] = im
+        for k in (0.5, 0.3, 0.2, 0.1):
+            made[f"{name} {k:.0%}"] = ImageEnhance.Color(im).enhance(k)
+        made[f"{name} grey"] = ImageOps.grayscale(im).convert("RGB")
+        made[f"{name} sepia"] = toned(im, (1.0, 0.85, 0.65))
+        made[f"{name} cold"] = toned(im, (0.85, 0.95, 1.0))
+    photos = measure(made)
+    print("| photo | original | saturation 50 % | 30 % | 20 % | 10 % | grey | sepia-toned grey | "
+          "cold-toned grey |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in images:
+        tags = [name] + [f"{name} {k:.0%}" for k in (0.5, 0.3, 0.2, 0.1)] + [
+            f"{name} {t}" for t in ("grey", "sepia", "cold")]
+        print(f"| {name} | " + " | ".join(f"{photos[t].chroma:.2f}" for t in tags) + " |")
+
+
 def main() -> None:
     folder = (Path(sys.argv[1]) if len(sys.argv) > 1
               else ROOT.parent / "shared" / "fixtures" / "calibration")
@@ -224,6 +254,8 @@ def main() -> None:
     goods = {name: real[name] for name in GOOD} | calibration(
         folder, lambda labels: labels <= {"pass", "too_small"})
     blur_series(goods, photos | measure({k: v for k, v in goods.items() if k not in photos}))
+    print("\n### Colour beyond a tint (`grayscale`, CIELAB units)\n")
+    colour_series({name: real[name] for name in REAL if name != "cameraman_gray"})
     blurred = calibration(folder, lambda labels: "blurry" in labels)
     if blurred:
         print("\n### Edge width against scikit-image's blur_effect\n")

@@ -14,7 +14,6 @@ against the 50 MB limit. When Chromium is installed it also times a headless loa
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import random
 import shutil
@@ -30,14 +29,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_params  # noqa: E402
-from pipeline.findings import FINDING_COLUMNS  # noqa: E402
+from pipeline.formats.accepted import FILE_COLUMNS  # noqa: E402
+from pipeline.formats.common import write_csv  # noqa: E402
+from pipeline.formats.findings import FINDING_COLUMNS  # noqa: E402
+from pipeline.formats.manifest import MANIFEST_COLUMNS  # noqa: E402
 from pipeline.formats.metrics import Record, write_record  # noqa: E402
 from pipeline.report import run_report  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
 SOURCES = ["biden_official_2013", "astronaut_collins", "kate_siegel", "paul_rudd", "angelina_jolie"]
-MANIFEST = ["student", "file", "source", "member", "kind", "sha256", "bytes", "format", "width",
-            "height"]  # fmt: skip
 VOCABULARY = {
     "lip_type": ["thin", "medium", "full"],
     "lip_colour": ["pink", "red", "brown", "dark"],
@@ -125,15 +125,9 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
         "validate_metrics": interim / "validate.json",
         "validate_details": interim / "validate_details.json",
     }
-    for key, columns, rows in [
-        ("manifest", MANIFEST, manifest),
-        ("findings", FINDING_COLUMNS, findings),
-        ("accepted", [c for c in MANIFEST if c != "kind"] + list(VOCABULARY), accepted),
-    ]:
-        with paths[key].open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, columns)
-            writer.writeheader()
-            writer.writerows(rows)
+    write_csv(paths["manifest"], MANIFEST_COLUMNS, manifest)
+    write_csv(paths["findings"], FINDING_COLUMNS, findings)
+    write_csv(paths["accepted"], [*FILE_COLUMNS, *VOCABULARY], accepted)
     n = len(manifest)
     counts = {"students": students, "photos": n, "accepted": len(accepted),
               "rejected": n - len(accepted), "acceptance_rate": len(accepted) / n}

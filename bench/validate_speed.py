@@ -4,12 +4,15 @@ Makes N 4000×3000 JPEGs (12 MP, like a phone camera) by upscaling the real port
 tests/data/faces, then times in one run:
   (a) naive: PIL opens each photo at full size and facenet-pytorch's MTCNN().detect runs on it
       (measured on a subset, since it is slow; the rate is what is compared);
-  (b) ingest + validate cold: empty cache, JPEG draft decode, batched detection;
+  (b) ingest + validate cold: empty cache, JPEG draft decode, batched detection (each photo and
+      its mirror image);
   (c) ingest + validate warm: the same again (the cache is filled; files are only hashed);
 both in process and as whole `facedata validate` commands (which add Python start-up and
 imports), and prints images/second and the ratios. All runs must give identical findings. Last,
-what dlib's 68-point landmarks (part of every cold run) cost per photo: loading the model once,
-and the symmetric fit (`pipeline.landmarks.dense_landmarks`) on each main face.
+what each model costs per photo on the 640 px copies (`model_costs`): MTCNN on the photo alone
+and with its mirror image, and dlib's symmetric 68-point fit on the main face; and the load of
+dlib's model. Run it on a quiet machine (`uptime`): other processes on the 2 cores slow the
+runs unequally.
 
     python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
 """
@@ -21,6 +24,7 @@ import io
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,18 +69,37 @@ def fresh_class(work: Path, n: int) -> Path:
     return subs
 
 
-def naive(photos: list[Path]) -> float:
+class Timer:
+    """Wall-clock and CPU seconds (this process's threads and the children it waited for) of
+    the code inside `with`. On a machine shared with other jobs the wall clock of torch code
+    suffers far more than its CPU time, so both are printed."""
+
+    def __enter__(self) -> Timer:
+        self.start = (time.perf_counter(), _cpu())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.start[0]
+        self.cpu = _cpu() - self.start[1]
+
+
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def naive(photos: list[Path]) -> Timer:
     from facenet_pytorch import MTCNN
 
     mtcnn = MTCNN(keep_all=True, device="cpu")
-    start = time.perf_counter()
-    for p in photos:
-        img = Image.open(p).convert("RGB")
-        mtcnn.detect(img, landmarks=True)
-    return time.perf_counter() - start
+    with Timer() as t:
+        for p in photos:
+            img = Image.open(p).convert("RGB")
+            mtcnn.detect(img, landmarks=True)
+    return t
 
 
-def facedata_inprocess(subs: Path, cache: Path) -> tuple[float, list[dict]]:
+def facedata_inprocess(subs: Path, cache: Path) -> tuple[Timer, list[dict]]:
     """ingest + validate as `facedata validate` runs them, timed inside one process."""
     from pipeline.attributes import load_vocabulary
     from pipeline.config import load_params
@@ -85,13 +108,13 @@ def facedata_inprocess(subs: Path, cache: Path) -> tuple[float, list[dict]]:
 
     params = load_params(ROOT / "params.yaml")
     vocab = load_vocabulary(ROOT / "schemas" / "attributes.yaml")
-    start = time.perf_counter()
-    manifest = ingest(subs, params.ingest)
-    result = validate(subs, manifest, params.validate, vocab, cache)
-    return time.perf_counter() - start, [f.as_row() for f in result.findings]
+    with Timer() as t:
+        manifest = ingest(subs, params.ingest)
+        result = validate(subs, manifest, params.validate, vocab, cache)
+    return t, [f.as_row() for f in result.findings]
 
 
-def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
+def facedata_cli(subs: Path, cache: Path) -> tuple[Timer, str]:
     exe = Path(sys.executable).with_name("facedata")
     cmd = [
         str(exe),
@@ -106,17 +129,18 @@ def facedata_cli(subs: Path, cache: Path) -> tuple[float, str]:
         "--params",
         str(ROOT / "params.yaml"),
     ]
-    start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
+    with Timer() as t:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode not in (0, 1):
         sys.exit(f"facedata failed ({out.returncode}): {out.stderr}")
-    return elapsed, out.stdout
+    return t, out.stdout
 
 
-def dlib_cost(photos: list[Path]) -> tuple[float, float]:
-    """(seconds to load the 68-point model, seconds per face for the fit), on the 640 px copies
-    the validator measures."""
+def model_costs(photos: list[Path]) -> dict[str, float]:
+    """What each model costs, on the 640 px copies the validator measures: seconds to load
+    dlib's 68-point model, and per photo: MTCNN on the photo alone, MTCNN on the photo and its
+    mirror image (what `FaceAnalyzer.analyse` runs, one batch), and the symmetric 68-point fit
+    of the main face (`pipeline.landmarks.dense_landmarks`)."""
     import numpy as np
 
     from pipeline.config import load_params
@@ -130,17 +154,24 @@ def dlib_cost(photos: list[Path]) -> tuple[float, float]:
     _predictor()
     load = time.perf_counter() - start
     analyzer = FaceAnalyzer(params.detect)
-    faces = []
-    for p in photos:
-        d = decode(p.read_bytes(), max_pixels=params.max_pixels, long_side=params.detect.long_side)
-        pixels = np.asarray(d.image)
-        boxes, _ = analyzer.mtcnn.detect(pixels)
-        if boxes is not None:
-            faces.append((pixels, boxes[0]))
+    pixels = [np.asarray(decode(p.read_bytes(), max_pixels=params.max_pixels,
+                                long_side=params.detect.long_side).image) for p in photos]
+    analyzer.mtcnn.detect(pixels[0][None])  # warm-up: the first call sets up torch
     start = time.perf_counter()
-    for pixels, box in faces:
-        dense_landmarks(pixels, box)
-    return load, (time.perf_counter() - start) / max(len(faces), 1)
+    found = [analyzer.mtcnn.detect(px[None])[0][0] for px in pixels]
+    single = time.perf_counter() - start
+    start = time.perf_counter()
+    for px in pixels:
+        analyzer.mtcnn.detect(np.stack([px, np.ascontiguousarray(px[:, ::-1])]))
+    pair = time.perf_counter() - start
+    faces = [(px, boxes[0]) for px, boxes in zip(pixels, found, strict=True) if boxes is not None]
+    start = time.perf_counter()
+    for px, box in faces:
+        dense_landmarks(px, box)
+    fit = time.perf_counter() - start
+    n = len(pixels)
+    return {"dlib load": load, "MTCNN photo": single / n, "MTCNN photo + mirror": pair / n,
+            "68-point fit": fit / max(len(faces), 1)}
 
 
 def main() -> None:
@@ -152,6 +183,7 @@ def main() -> None:
 
     work = args.workdir
     subs, cache = fresh_class(work, args.photos), work / "cache"
+    load_before = os.getloadavg()[0]
     photos = sorted(subs.rglob("*.jpg"))
 
     t_naive = naive(photos[: args.naive])
@@ -162,7 +194,6 @@ def main() -> None:
     t_cli_warm, cli_warm = facedata_cli(subs, cache)
     same = cold == warm == json.loads(cli_cold)["findings"] == json.loads(cli_warm)["findings"]
 
-    naive_rate = args.naive / t_naive
     rows = [
         ("naive: full-size PIL + MTCNN.detect", args.naive, t_naive),
         ("validate, cold cache (in process)", len(photos), t_cold),
@@ -173,23 +204,34 @@ def main() -> None:
     print(
         f"\nmachine: {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
+        f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}; 1-minute load "
+        f"{load_before:.2f} before the runs, {os.getloadavg()[0]:.2f} after"
     )
-    print(f"{'method':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} {'vs naive':>9s}")
+    print(f"{'method':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} {'vs naive':>9s} "
+          f"{'CPU s':>8s} {'vs naive':>9s}")
     for name, n, t in rows:
-        print(f"{name:40s} {n:6d} {t:8.2f} {n / t:7.2f} {n / t / naive_rate:8.1f}×")
+        print(f"{name:40s} {n:6d} {t.wall:8.2f} {n / t.wall:7.2f} "
+              f"{n / t.wall / (args.naive / t_naive.wall):8.1f}× {t.cpu:8.2f} "
+              f"{n / t.cpu / (args.naive / t_naive.cpu):8.1f}×")
     print(
-        f"warm vs cold: {t_cold / t_warm:.1f}× in process, {t_cli_cold / t_cli_warm:.1f}× "
-        f"as whole commands; identical findings in all four runs: {same}"
+        f"warm vs cold: {t_cold.wall / t_warm.wall:.1f}× in process, "
+        f"{t_cli_cold.wall / t_cli_warm.wall:.1f}× as whole commands; identical findings in all "
+        f"four runs: {same}"
     )
     print(
         "(in process: ingest + validate, imports done; CLI: the whole command, including "
-        "Python start-up and imports)"
+        "Python start-up and imports; CPU s: the process's and its children's CPU time, which "
+        "other jobs on the machine disturb less than the wall clock)"
     )
-    load, per_face = dlib_cost(photos)
-    print(f"dlib 68-point landmarks: model load {load:.2f} s once per run, "
-          f"{per_face * 1000:.1f} ms per face (two fits, each on the face and its mirror image), "
-          f"{per_face / (t_cold / len(photos)):.1%} of a cold photo's time")
+    cost = model_costs(photos)
+    per_photo = t_cold.wall / len(photos)
+    print(f"a cold photo in process: {per_photo * 1000:.0f} ms; dlib's 68-point model loads in "
+          f"{cost['dlib load']:.2f} s once per run")
+    for what in ("MTCNN photo", "MTCNN photo + mirror", "68-point fit"):
+        print(f"  {what:22s} {cost[what] * 1000:6.1f} ms per photo ({cost[what] / per_photo:.0%} "
+              "of a cold photo)")
+    print("  (the validator runs MTCNN on each photo and its mirror image in one batch, and the "
+          "68-point fit twice, each on the face and its mirror image)")
 
 
 if __name__ == "__main__":

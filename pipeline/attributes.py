@@ -419,6 +419,38 @@ def check_student_attributes(
     return result
 
 
+@dataclass
+class _Table:
+    """One student's table under check: what was read, and where its findings go."""
+
+    student: str
+    name: str  # the CSV's file name, as findings and messages call it
+    read: CsvTable
+    vocab: Vocabulary
+    result: AttributeResult
+
+    @property
+    def present(self) -> list[str]:
+        return list(self.read.frame.columns)
+
+    def add(self, file: str, message: str, value: str = "", limit: str = "",
+            sev: Severity = Severity.ERROR) -> None:
+        self.result.findings.append(Finding(self.student, file, RULE, sev, message, value, limit))
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The table's rows matched to the photos handed in."""
+
+    names: pd.Series  # line -> the name in `file`, as written
+    photo: dict[int, str | None]  # line -> the photo a named row names, None for no photo
+    rowless: list[str]  # photos no row names
+
+    def file_of(self, line: int, table: str) -> str:
+        """Where a finding on a row goes: its photo, else the table."""
+        return self.photo.get(line) or table
+
+
 def _check_table(
     student: str,
     table: str,
@@ -428,170 +460,225 @@ def _check_table(
     result: AttributeResult,
 ) -> str:
     """Add the table's findings and usable rows to `result`; return why other photos lack one."""
+    t = _Table(student, table, read, vocab, result)
+    _check_encoding(t)
+    unusable = _check_header(t)
+    if unusable:
+        return unusable
+    missing = _check_columns(t)
+    rows = _match_rows(t, photo_files)
+    checked = _checked_frame(t, rows)
+    bad_lines = _check_long_rows(t, rows) | _check_values(t, rows, checked)
+    _check_names(t, rows, photo_files)
+    if missing:
+        return f"{table} lacks the column(s) {', '.join(missing)}"
+    for line, photo in rows.photo.items():
+        if photo is not None and line not in bad_lines:
+            values = checked.loc[line]
+            result.rows[photo] = {c: _normalised(vocab.column(c), values[c]) for c in vocab.names}
+    return "its row in the table has a problem"
 
-    def add(file: str, message: str, value: str = "", limit: str = "", sev=Severity.ERROR):
-        result.findings.append(Finding(student, file, RULE, sev, message, value, limit))
 
-    if read.encoding in ("cp1252", "latin-1"):
-        as_read = "Windows-1252" if read.encoding == "cp1252" else "Latin-1"
-        add(
-            table,
-            f"{table} is not UTF-8 and was read as {as_read}; check that accented letters came "
+# ---------------------------------------------------------------- the header
+
+
+def _check_encoding(t: _Table) -> None:
+    if t.read.encoding in ("cp1252", "latin-1"):
+        as_read = "Windows-1252" if t.read.encoding == "cp1252" else "Latin-1"
+        t.add(
+            t.name,
+            f"{t.name} is not UTF-8 and was read as {as_read}; check that accented letters came "
             'out right, and next time save it as "CSV UTF-8"',
-            value=read.encoding,
+            value=t.read.encoding,
             limit="utf-8",
             sev=Severity.WARNING,
         )
-    raw = read.frame
-    present = list(raw.columns)
-    expected = [FILE, *vocab.names]
+
+
+def _check_header(t: _Table) -> str | None:
+    """Why no row of the table can be read (no `file` column, a column twice), else None."""
+    present = t.present
     if FILE not in present:
-        add(
-            table,
-            f"{table} has no `{FILE}` column{_did_you_mean(FILE, present)}; its first column "
+        t.add(
+            t.name,
+            f"{t.name} has no `{FILE}` column{_did_you_mean(FILE, present)}; its first column "
             "must be `file`, holding each photo's file name",
             value=", ".join(present[:6]),
             limit=FILE,
         )
-        return f"{table} has no `{FILE}` column"
+        return f"{t.name} has no `{FILE}` column"
     twice = sorted({n for n in present if present.count(n) > 1})
     if twice:
-        add(
-            table,
-            f"{table} has the column `{twice[0]}` more than once (headers ignore case, spaces "
+        t.add(
+            t.name,
+            f"{t.name} has the column `{twice[0]}` more than once (headers ignore case, spaces "
             "and hyphens); keep one",
             value=twice[0],
             limit="each column once",
         )
-        return f"{table} has a repeated column"
-    missing = [n for n in vocab.names if n not in present]
-    extra = [n for n in present if n not in expected]
+        return f"{t.name} has a repeated column"
+    return None
+
+
+def _check_columns(t: _Table) -> list[str]:
+    """Findings for the vocabulary's columns missing and for columns outside it; the missing."""
+    present = t.present
+    missing = [n for n in t.vocab.names if n not in present]
+    extra = [n for n in present if n not in [FILE, *t.vocab.names]]
     for name in missing:
-        add(
-            table,
-            f"{table} has no column `{name}`{_did_you_mean(name, extra)}; add it, holding "
-            f"{vocab.column(name).allowed()}",
+        t.add(
+            t.name,
+            f"{t.name} has no column `{name}`{_did_you_mean(name, extra)}; add it, holding "
+            f"{t.vocab.column(name).allowed()}",
             value=name,
             limit="required",
         )
     for name in extra:
         # a warning: its values are ignored, nothing the course asked for is lost
-        add(
-            table,
-            f"{table} has a column `{name}` that is not in the vocabulary; its values were "
+        t.add(
+            t.name,
+            f"{t.name} has a column `{name}` that is not in the vocabulary; its values were "
             f"ignored{_did_you_mean(name, missing) or '; remove it'}",
             value=name,
             limit="not in the vocabulary",
             sev=Severity.WARNING,
         )
+    return missing
 
+
+# ---------------------------------------------------------------- rows and photos
+
+
+def _match_rows(t: _Table, photo_files: list[str]) -> _Rows:
     photo_of = _photo_matcher(photo_files)
-    names = raw[FILE]
-    matched = {line: photo_of(name) for line, name in names.items() if name}
-    rowless = [p for p in photo_files if p not in matched.values()]
-    bad_lines: set[int] = set()
+    names = t.read.frame[FILE]
+    photo = {line: photo_of(name) for line, name in names.items() if name}
+    return _Rows(names, photo, [p for p in photo_files if p not in photo.values()])
 
-    def photo_or_table(line: int) -> str:
-        return matched.get(line) or table
 
-    for line, cells in read.long_rows.items():
-        bad_lines.add(line)
-        add(
-            photo_or_table(line),
-            f"row {line} of {table} has {cells} cells but the header has {len(present)} columns; "
-            f'a value that contains "{read.delimiter}" must be put in double quotes',
-            value=str(cells),
-            limit=str(len(present)),
-        )
+def _checked_frame(t: _Table, rows: _Rows) -> pd.DataFrame:
+    """What the schema checks: the values lower-cased, and in `file` the photo a row names.
 
-    checked = pd.DataFrame({c: raw[c].str.lower() for c in expected if c in present})
-    # `file` holds the photo a row names, so "img01" and "IMG01.jpg" are the same photo twice,
-    # while IMG01.jpg and img01.jpg handed in side by side are two photos; a name that names no
-    # photo is compared as a person reads it, and never equals a photo's
+    So "img01" and "IMG01.jpg" are the same photo twice, while IMG01.jpg and img01.jpg handed in
+    side by side are two photos; a name that names no photo is compared as a person reads it,
+    and never equals a photo's."""
+    raw, present = t.read.frame, t.present
+    checked = pd.DataFrame({c: raw[c].str.lower() for c in [FILE, *t.vocab.names] if c in present})
     checked[FILE] = pd.Series(
         [
-            (matched.get(line) or "\0" + name_key(name)) if name else ""
-            for line, name in names.items()
+            (rows.photo.get(line) or "\0" + name_key(name)) if name else ""
+            for line, name in rows.names.items()
         ],
         index=raw.index,
         dtype=str,
     )
-    schema = build_schema(vocab, present)
-    try:
-        schema.validate(checked, lazy=True)
-    except SchemaErrors as errors:
-        twins: dict[str, list[int]] = {}
-        reported: set[tuple[int, str]] = set()
-        for case in errors.failure_cases.itertuples(index=False):
-            column = str(case.column)
-            if case.index is None or pd.isna(case.index) or column not in present:
-                add(
-                    table,
-                    f"{table} breaks the check {case.check} on {column}: {case.failure_case}",
-                    value=str(case.failure_case),
-                    limit=str(case.check),
-                )
-                continue
-            line = int(case.index)
-            bad_lines.add(line)
-            number = case.check_number
-            check = (
-                str(case.check)
-                if pd.isna(number)
-                else schema.columns[column].checks[int(number)].name
-            )
-            if column == FILE and check == "unique":
-                twins.setdefault(str(case.failure_case), []).append(line)
-            elif (line, column) not in reported:
-                reported.add((line, column))
-                value = str(raw.at[line, column])
-                add(
-                    photo_or_table(line),
-                    _value_message(table, line, column, check, value, vocab, rowless),
-                    value=value,
-                    limit=vocab.column(column).allowed() if column != FILE else "a file name",
-                )
-        for lines in twins.values():
-            lines.sort()
-            first = names[lines[0]]
-            add(
-                photo_or_table(lines[0]),
-                f'"{first}" is listed {len(lines)} times in {table} (rows '
-                f"{', '.join(map(str, lines))}); keep exactly one row per photo",
-                value=first,
-                limit="one row per photo",
-            )
+    return checked
 
-    for line, name in names.items():
-        if name and matched[line] is None:
+
+def _check_long_rows(t: _Table, rows: _Rows) -> set[int]:
+    """Findings for rows with more cells than the header; their lines."""
+    for line, cells in t.read.long_rows.items():
+        t.add(
+            rows.file_of(line, t.name),
+            f"row {line} of {t.name} has {cells} cells but the header has {len(t.present)} "
+            f'columns; a value that contains "{t.read.delimiter}" must be put in double quotes',
+            value=str(cells),
+            limit=str(len(t.present)),
+        )
+    return set(t.read.long_rows)
+
+
+def _check_names(t: _Table, rows: _Rows, photo_files: list[str]) -> None:
+    """Findings for rows that name no photo handed in, and for photos that no row names."""
+    for line, name in rows.names.items():
+        if name and rows.photo[line] is None:
             # a misnamed row most likely belongs to a photo that no row names
-            close = _closest(name, rowless or photo_files)
+            close = _closest(name, rows.rowless or photo_files)
             if close:
                 fix = f'did you mean "{close}"?'
-            elif len(rowless) == 1:
-                fix = f'is it "{rowless[0]}", the only photo without a row?'
+            elif len(rows.rowless) == 1:
+                fix = f'is it "{rows.rowless[0]}", the only photo without a row?'
             else:
                 fix = "write the name of one of your photos"
-            add(
-                table,
-                f'row {line} of {table} names "{name}", which was not handed in; {fix}',
+            t.add(
+                t.name,
+                f'row {line} of {t.name} names "{name}", which was not handed in; {fix}',
                 value=name,
                 limit="a photo handed in",
             )
-    for photo in rowless:
-        add(
+    for photo in rows.rowless:
+        t.add(
             photo,
-            f"{table} has no row for this photo; add a row with {FILE} = {photo}",
+            f"{t.name} has no row for this photo; add a row with {FILE} = {photo}",
             value="no row",
             limit="one row per photo",
         )
-    if missing:
-        return f"{table} lacks the column(s) {', '.join(missing)}"
-    for line, photo in matched.items():
-        if photo is not None and line not in bad_lines:
-            values = checked.loc[line]
-            result.rows[photo] = {c: _normalised(vocab.column(c), values[c]) for c in vocab.names}
-    return "its row in the table has a problem"
+
+
+# ---------------------------------------------------------------- values: pandera's failure cases
+
+
+def _check_values(t: _Table, rows: _Rows, checked: pd.DataFrame) -> set[int]:
+    """Findings for every failure case of the schema; the lines with a bad value."""
+    schema = build_schema(t.vocab, t.present)
+    try:
+        schema.validate(checked, lazy=True)
+    except SchemaErrors as errors:
+        return _translate_failures(t, rows, schema, errors.failure_cases)
+    return set()
+
+
+def _translate_failures(
+    t: _Table, rows: _Rows, schema: pa.DataFrameSchema, cases: pd.DataFrame
+) -> set[int]:
+    """One finding per bad cell (its first failed check) and one per photo listed twice."""
+    bad_lines: set[int] = set()
+    twins: dict[str, list[int]] = {}
+    reported: set[tuple[int, str]] = set()
+    for case in cases.itertuples(index=False):
+        column = str(case.column)
+        if case.index is None or pd.isna(case.index) or column not in t.present:
+            t.add(
+                t.name,
+                f"{t.name} breaks the check {case.check} on {column}: {case.failure_case}",
+                value=str(case.failure_case),
+                limit=str(case.check),
+            )
+            continue
+        line = int(case.index)
+        bad_lines.add(line)
+        check = _check_name(schema, column, case)
+        if column == FILE and check == "unique":
+            twins.setdefault(str(case.failure_case), []).append(line)
+        elif (line, column) not in reported:
+            reported.add((line, column))
+            value = str(t.read.frame.at[line, column])
+            t.add(
+                rows.file_of(line, t.name),
+                _value_message(t.name, line, column, check, value, t.vocab, rows.rowless),
+                value=value,
+                limit=t.vocab.column(column).allowed() if column != FILE else "a file name",
+            )
+    for lines in twins.values():
+        _report_twins(t, rows, sorted(lines))
+    return bad_lines
+
+
+def _check_name(schema: pa.DataFrameSchema, column: str, case) -> str:
+    """The name a failure case's check was registered under (`isin`, `unique`, ...)."""
+    number = case.check_number
+    return str(case.check) if pd.isna(number) else schema.columns[column].checks[int(number)].name
+
+
+def _report_twins(t: _Table, rows: _Rows, lines: list[int]) -> None:
+    first = rows.names[lines[0]]
+    t.add(
+        rows.file_of(lines[0], t.name),
+        f'"{first}" is listed {len(lines)} times in {t.name} (rows '
+        f"{', '.join(map(str, lines))}); keep exactly one row per photo",
+        value=first,
+        limit="one row per photo",
+    )
 
 
 def _value_message(

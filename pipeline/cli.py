@@ -94,6 +94,12 @@ SchemaOpt = Annotated[
 # The vocabulary this project ships, for running `facedata validate` from another folder.
 PROJECT_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "attributes.yaml"
 CacheOpt = Annotated[Path, typer.Option("--cache-dir", help="Per-photo measurement cache.")]
+# Inputs that several commands read, each with one help text.
+SubmissionsOpt = Annotated[Path, typer.Option("--submissions", help="The submissions folder.")]
+AcceptedOpt = Annotated[Path, typer.Option("--accepted", help="accepted.csv from validate.")]
+CropsOpt = Annotated[Path, typer.Option("--crops", help="Crops from the crop stage.")]
+ShardsOpt = Annotated[Path, typer.Option("--shards", help="Shards from the shard stage.")]
+ModelOpt = Annotated[Path, typer.Option("--model", help="Generator from the train stage.")]
 
 
 class Format(StrEnum):
@@ -122,7 +128,7 @@ def say(message: str) -> None:
 
 @contextmanager
 def progress_bars():
-    """start(description, total) -> a progress callback, one bar each; drawn only on a
+    """A `pipeline.progress.Progress` that draws one rich bar per pass; drawn only on a
     terminal, so logs and DVC output stay clean."""
     bar = Progress(
         TextColumn("{task.description}"),
@@ -140,13 +146,6 @@ def progress_bars():
 
     with bar:
         yield start
-
-
-@contextmanager
-def progress_bar(description: str, total: int):
-    """One progress callback (see progress_bars)."""
-    with progress_bars() as start:
-        yield start(description, total)
 
 
 def _schema(path: Path | None) -> Path:
@@ -181,15 +180,13 @@ def ingest(
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """List, hash and identify every file handed in (writes manifest.csv and its findings)."""
-    from pipeline.formats.manifest import write_manifest
-    from pipeline.ingest import count_files
-    from pipeline.ingest import ingest as run_ingest
+    from pipeline.formats.manifest import ManifestFiles
+    from pipeline.ingest import run_ingest
 
     params = _params(params_file)
     root = _submissions_dir(submissions)
-    with progress_bar("Reading files", count_files(root, params.ingest)) as advance:
-        found = run_ingest(root, params.ingest, advance)
-    write_manifest(found, manifest, findings)
+    with progress_bars() as bars:
+        found = run_ingest(root, params.ingest, bars, ManifestFiles(manifest, findings))
     say(f"{len(found.rows)} files from {len(found.students)} students -> {manifest}")
 
 
@@ -230,46 +227,25 @@ def validate(
 ) -> None:
     """Check every submission; exit 1 when any photo fails, 0 when none does, 2 on usage errors,
     3 on an unexpected error (with a log file)."""
-    from pipeline.attributes import VocabularyError, load_vocabulary
-    from pipeline.formats.common import FormatError
-    from pipeline.formats.manifest import read_manifest
-    from pipeline.ingest import count_files
-    from pipeline.ingest import ingest as run_ingest
-    from pipeline.output import render_csv, render_json, render_table
-    from pipeline.validate import validate as run_validate
-    from pipeline.validate import write_outputs
+    from pipeline.formats.manifest import ManifestFiles
+    from pipeline.ingest import run_ingest
+    from pipeline.validate import run_validate
+    from pipeline.validate_view import render_csv, render_json, render_table
 
     params = _params(params_file)
     root = _submissions_dir(submissions)
     schema = _schema(schema)
-    try:
-        vocabulary = load_vocabulary(schema)
-    except VocabularyError as exc:
-        raise _usage_error(str(exc)) from None
     _together(manifest=manifest, ingest_findings=ingest_findings)
-    stage_outputs = _together(
-        findings=findings, accepted=accepted, metrics=metrics, details=details
-    )
-    if manifest is not None and ingest_findings is not None:
-        for path in (manifest, ingest_findings):
-            if not path.is_file():
-                raise _usage_error(f"{path} does not exist; run `facedata ingest` first")
-        try:
-            found = read_manifest(manifest, ingest_findings)
-        except FormatError as exc:
-            raise _usage_error(str(exc)) from None
-        except (OSError, ValueError, KeyError) as exc:  # not a CSV ingest wrote at all
-            raise _usage_error(
-                f"{manifest} cannot be read ({exc}); run `facedata ingest` again"
-            ) from None
-    else:
-        with progress_bar("Reading files", count_files(root, params.ingest)) as advance:
-            found = run_ingest(root, params.ingest, advance)
-    n_photos = sum(1 for r in found.rows if r.kind == "photo")
-    with progress_bar("Checking photos", n_photos) as advance:
-        result = run_validate(root, found, params.validate, vocabulary, cache_dir, advance)
-    if stage_outputs:
-        write_outputs(result, findings, accepted, metrics, details)
+    _together(findings=findings, accepted=accepted, metrics=metrics, details=details)
+    with stage_errors(), progress_bars() as bars:
+        ingested = (
+            ManifestFiles(manifest, ingest_findings)
+            if manifest is not None and ingest_findings is not None
+            else run_ingest(root, params.ingest, bars)
+        )
+        result = run_validate(root, ingested, schema, params.validate, cache_dir, bars,
+                              findings_csv=findings, accepted_csv=accepted, metrics_json=metrics,
+                              details_json=details)
 
     if format is Format.table:
         # Files and pipes get a wide table: messages are long and nobody resizes a log.
@@ -289,14 +265,12 @@ def validate(
         raise typer.Exit(1)
 
 
-def _together(**options: Path | None) -> bool:
-    """Whether the options, which only work together, were given; a usage error when only some
-    of them were."""
+def _together(**options: Path | None) -> None:
+    """A usage error when only some of these options, which only work together, were given."""
     missing = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is None]
     if missing and len(missing) < len(options):
         given = [f"--{name.replace('_', '-')}" for name in options]
         raise _usage_error(f"{' and '.join(given)} go together: {', '.join(missing)} is missing")
-    return not missing
 
 
 @contextmanager
@@ -310,12 +284,8 @@ def stage_errors():
 
 @app.command()
 def crop(
-    accepted: Annotated[Path, typer.Option(help="accepted.csv from validate.")] = Path(
-        "data/interim/accepted.csv"
-    ),
-    submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
-        "data/submissions"
-    ),
+    accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
+    submissions: SubmissionsOpt = Path("data/submissions"),
     out_dir: Annotated[Path, typer.Option(help="Where the crops go.")] = Path(
         "data/processed/crops"
     ),
@@ -334,9 +304,7 @@ def crop(
 
 @app.command()
 def augment(
-    crops: Annotated[Path, typer.Option(help="Crops from the crop stage.")] = Path(
-        "data/processed/crops"
-    ),
+    crops: CropsOpt = Path("data/processed/crops"),
     out_dir: Annotated[Path, typer.Option(help="Where augmented copies go.")] = Path(
         "data/processed/augmented"
     ),
@@ -353,9 +321,7 @@ def augment(
 
 @app.command()
 def shard(
-    crops: Annotated[Path, typer.Option(help="Crops from the crop stage.")] = Path(
-        "data/processed/crops"
-    ),
+    crops: CropsOpt = Path("data/processed/crops"),
     augmented: Annotated[Path, typer.Option(help="Copies from the augment stage.")] = Path(
         "data/processed/augmented"
     ),
@@ -366,11 +332,11 @@ def shard(
     params_file: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """WebDataset tar shards split by student, with the attribute encoding."""
-    from pipeline.shard import load_encoding, run_shard
+    from pipeline.shard import run_shard
 
     params = _params(params_file)
     with stage_errors():
-        index = run_shard(crops, augmented, load_encoding(_schema(schema)), out_dir, params.shard)
+        index = run_shard(crops, augmented, _schema(schema), out_dir, params.shard)
     splits = ", ".join(
         f"{name} {info['samples']} samples of {len(info['students'])} students"
         for name, info in index["splits"].items()
@@ -380,18 +346,14 @@ def shard(
 
 @app.command()
 def report(
-    submissions: Annotated[Path, typer.Option(help="The submissions folder.")] = Path(
-        "data/submissions"
-    ),
+    submissions: SubmissionsOpt = Path("data/submissions"),
     manifest: Annotated[Path, typer.Option(help="manifest.csv from ingest.")] = Path(
         "data/interim/manifest.csv"
     ),
     findings: Annotated[Path, typer.Option(help="findings.csv from validate.")] = Path(
         "data/interim/findings.csv"
     ),
-    accepted: Annotated[Path, typer.Option(help="accepted.csv from validate.")] = Path(
-        "data/interim/accepted.csv"
-    ),
+    accepted: AcceptedOpt = Path("data/interim/accepted.csv"),
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
     ),
@@ -457,9 +419,7 @@ def report(
 
 @app.command()
 def train(
-    shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
-        "data/processed/shards"
-    ),
+    shards: ShardsOpt = Path("data/processed/shards"),
     generator: Annotated[Path, typer.Option(help="Where the trained generator goes.")] = Path(
         "models/generator.pt"
     ),
@@ -501,12 +461,8 @@ def train(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Option(help="Generator from the train stage.")] = Path(
-        "models/generator.pt"
-    ),
-    shards: Annotated[Path, typer.Option(help="Shards from the shard stage.")] = Path(
-        "data/processed/shards"
-    ),
+    model: ModelOpt = Path("models/generator.pt"),
+    shards: ShardsOpt = Path("data/processed/shards"),
     metrics: Annotated[Path, typer.Option(help="Where the headline metrics JSON goes.")] = Path(
         "metrics/evaluate.json"
     ),
@@ -548,9 +504,7 @@ def generate(
         Path,
         typer.Option(help="A .png file for one grid, or a folder for single files plus grid.png."),
     ] = Path("reports/generated.png"),
-    model: Annotated[Path, typer.Option(help="Generator from the train stage.")] = Path(
-        "models/generator.pt"
-    ),
+    model: ModelOpt = Path("models/generator.pt"),
     truncation: Annotated[
         float | None,
         typer.Option(
@@ -569,14 +523,12 @@ def generate(
     ] = None,
 ) -> None:
     """Sample faces from a trained generator; the conditional model takes --prompt / --attr."""
-    from pipeline.generate import generate as run_generate
-    from pipeline.prompt import describe
+    from pipeline.generate import run_generate
 
     with stage_errors():
         result = run_generate(model, n, seed, out, truncation, prompt, attr or ())
-    if result.prompt is not None:
-        for line in describe(result.prompt):
-            say(line)
+    for line in result.described:
+        say(line)
     say(
         f"wrote {len(result.paths)} file(s): {', '.join(map(str, result.paths[:3]))}"
         + (" ..." if len(result.paths) > 3 else "")

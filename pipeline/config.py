@@ -36,8 +36,12 @@ class Range:
     holds: Callable[[Any], bool]
 
 
-def at_least(low: int) -> Range:
+def at_least(low: float) -> Range:
     return Range(f"at least {low}", lambda v: v >= low)
+
+
+def between(low: float, high: float) -> Range:
+    return Range(f"from {low:g} to {high:g}", lambda v: low <= v <= high)
 
 
 def fraction(*, below_one: bool = False) -> Range:
@@ -71,80 +75,100 @@ class _Checked:
 
 
 @dataclass(frozen=True)
-class IngestParams:
+class IngestParams(_Checked):
+    SECTION: ClassVar[str] = "ingest"
+
     # Names that operating systems and archivers add on their own; ignored with a note.
     junk_names: tuple[str, ...] = (".DS_Store", "Thumbs.db", "desktop.ini")
     junk_dirs: tuple[str, ...] = ("__MACOSX",)
     # No camera writes a 64 MB JPEG; anything larger is not read into memory at all.
-    max_file_bytes: int = 64 * 1024 * 1024
+    max_file_bytes: int = setting(64 * 1024 * 1024, at_least(1))
     # A submission is about 40 photos and a table; listing millions of files would exhaust
     # memory, so a submission with more than this many is reported and not checked.
-    max_files: int = 1000
+    max_files: int = setting(1000, at_least(1))
     # An attribute table has one short row per photo (40 rows: about 6 kB); a bigger one is
     # reported and not read, so that a stray export cannot fill memory or the report.
-    max_table_bytes: int = 1024 * 1024
+    max_table_bytes: int = setting(1024 * 1024, at_least(1))
 
 
 @dataclass(frozen=True)
-class DetectParams:
+class DetectParams(_Checked):
     """Settings that change what MTCNN reports; they are part of the detection cache key."""
 
-    long_side: int = 640  # detection runs on a copy this long; positions come back in originals
-    min_face_size: int = 40  # px in that copy (~6-8 % of the photo); smaller faces are not sought
-    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)  # MTCNN's own stage defaults
-    face_prob: float = 0.95  # faces below this are dropped (real faces score >= 0.99)
-    batch_size: int = 16  # equal-size photos per MTCNN call
-    device: str = "auto"  # cuda when available, else cpu
+    SECTION: ClassVar[str] = "validate.detect"
+
+    # detection runs on a copy this long; positions come back in originals
+    long_side: int = setting(640, at_least(1))
+    # px in that copy (~6-8 % of the photo); smaller faces are not sought
+    min_face_size: int = setting(40, at_least(1))
+    thresholds: tuple[float, float, float] = setting((0.6, 0.7, 0.7), Range(  # MTCNN's defaults
+        "three numbers from 0 to 1", lambda v: len(v) == 3 and all(0 <= t <= 1 for t in v)))
+    face_prob: float = setting(0.95, fraction())  # faces below it are dropped (real: >= 0.99)
+    batch_size: int = setting(16, at_least(1))  # equal-size photos per MTCNN call
+    device: str = setting("auto", DEVICE)  # cuda when available, else cpu
 
 
 @dataclass(frozen=True)
-class ValidateParams:
-    images_per_student: int = 40
-    min_side: int = 500
+class ValidateParams(_Checked):
+    SECTION: ClassVar[str] = "validate"
+
+    images_per_student: int = setting(40, at_least(1))
+    min_side: int = setting(500, at_least(1))
     # The one decompression-bomb limit: a header claiming more pixels is refused before anything
     # is decoded, by every stage that decodes (validate, crop, report). 200 MP phones fit.
-    max_pixels: int = 250_000_000
+    max_pixels: int = setting(250_000_000, at_least(1))
     # Attribute-table rows read at most (one per photo is asked); a longer table is reported
     # and not checked, so that its findings cannot flood the outputs.
-    max_table_rows: int = 1000
-    grayscale_max_chroma: float = 4.0
-    duplicate_max_distance: int = 4
+    max_table_rows: int = setting(1000, at_least(1))
+    # Colour beyond a tint (CIELAB units, `pipeline.measure.colourfulness`) at or under which a
+    # photo is black and white or toned monochrome; docs/RULES.md, `grayscale`.
+    grayscale_max_chroma: float = setting(2.0, at_least(0))
+    duplicate_max_distance: int = setting(4, between(0, 64))  # bits of a 64-bit perceptual hash
     # Face rules. docs/RULES.md gives each limit's principle, the separation it sits in on real
     # photos and synthetic series, and the calibration table (bench/calibrate.py).
-    multiple_faces_min_fraction: float = 0.35  # of the main face's size; smaller faces ignored
+    # of the main face's size; smaller faces ignored
+    multiple_faces_min_fraction: float = setting(0.35, fraction())
     # Pose from the 68-point fit. ISO/IEC 19794-5 passports: yaw and pitch 5, roll 8 degrees; a
     # landmark estimate is good to about 5-10 degrees and faces differ, so the limits sit where a
     # turn, tilt or lean is plain to see.
     # max_turn: yaw and pitch together, the angle between where the face points and the camera.
-    max_turn: float = 25.0
-    max_roll: float = 20.0  # the aligned crops undo roll: only a head clearly on one side
+    max_turn: float = setting(25.0, between(0, 180))
+    # the aligned crops undo roll: only a head clearly on one side
+    max_roll: float = setting(20.0, between(0, 180))
     # Head length (crown to chin) against the photo: ISO's passport head is 0.70-0.80 of the
     # height; a class photo may show down to the chest (a frame 2.5 head lengths high), not to the
     # waist (3 or more). Width: the same frame turned landscape (4:3), 0.40 * 3/4.
-    min_head_height: float = 0.40
-    min_head_width: float = 0.30
+    min_head_height: float = setting(0.40, fraction())
+    min_head_width: float = setting(0.30, fraction())
     # Jaw line and forehead to every edge, in eye distances (< 0: past it): a face cut by the
     # frame, with a tolerance of a twentieth of an eye distance for the landmarks' own scatter.
     min_outline_margin: float = -0.05
     # Blur: the width (Gaussian sigma) of the face's edges, in eye distances. The softest good
     # photo reads 0.037; a Gaussian blur of 0.03 eye distances takes every good one to 0.0394+.
-    max_edge_width: float = 0.039
-    min_brightness: float = 40.0  # mean face luma, 0-255 (low: dark skin must pass)
-    max_brightness: float = 220.0
-    max_clipped: float = 0.10  # fraction of face pixels pure black or pure white
+    max_edge_width: float = setting(0.039, POSITIVE)
+    # mean face luma, 0-255 (low: dark skin must pass)
+    min_brightness: float = setting(40.0, between(0, 255))
+    max_brightness: float = setting(220.0, between(0, 255))
+    max_clipped: float = setting(0.10, fraction())  # of face pixels pure black or pure white
     # Cheeks' median luma, brighter / darker. Photographers call a lighting ratio of 2:1-3:1
     # normal portrait light and 4:1 or more dramatic; 3:1 in light is 3 ** (1 / 2.2) = 1.65 in
     # gamma-encoded luma.
-    max_cheek_ratio: float = 1.65
+    max_cheek_ratio: float = setting(1.65, at_least(1))
     # The whole photo, before any face is found: its brightest 1 % darker than a quarter of full
     # scale (several stops under), or its darkest 1 % lighter than mid-grey (washed out, fogged).
-    min_highlights: float = 64.0
-    max_shadows: float = 128.0
+    min_highlights: float = setting(64.0, between(0, 255))
+    max_shadows: float = setting(128.0, between(0, 255))
     # Expression (warning): the mouth's shape a neutral spread towards a smile on average, or the
     # lips apart by 0.15 of the mouth's width, three neutral spreads above a closed mouth
     # (talking, laughing, surprise).
     max_smile: float = 1.0
-    max_mouth_open: float = 0.15
+    max_mouth_open: float = setting(0.15, at_least(0))
+    # Eyes (eyelid gap / eye width) and brows (above the eye centres, eye distances): 3 neutral
+    # spreads from a neutral face's 0.335 ± 0.055 and 0.32 ± 0.075 (pipeline/faces.py).
+    min_eyes_open: float = setting(0.17, at_least(0))  # squeezed shut, closed, a wince
+    max_eyes_open: float = setting(0.50, at_least(0))  # opened wide: surprise, fear
+    min_brows: float = setting(0.095, at_least(0))  # drawn down: a frown, a scowl
+    max_brows: float = setting(0.545, at_least(0))  # raised: surprise
     detect: DetectParams = field(default_factory=DetectParams)
 
 
@@ -163,14 +187,14 @@ class AugmentParams(_Checked):
     seed: int = 0
     copies: int = setting(1, at_least(0))  # augmented copies per crop; 0 = none
     flip_p: float = setting(0.5, fraction())
-    rotate_deg: float = setting(3.0, Range("from 0 to 180", lambda v: 0 <= v <= 180))
+    rotate_deg: float = setting(3.0, between(0, 180))
     rotate_p: float = setting(0.3, fraction())
     scale: float = setting(0.05, fraction(below_one=True))  # zoom by up to 1 +- scale
     scale_p: float = setting(0.3, fraction())
     brightness: float = setting(0.15, fraction())  # factor 1 +- brightness
     contrast: float = setting(0.15, fraction())
     saturation: float = setting(0.15, fraction())
-    hue: float = setting(0.02, Range("from 0 to 0.5", lambda v: 0 <= v <= 0.5))  # of the circle
+    hue: float = setting(0.02, between(0, 0.5))  # of the circle
     jitter_p: float = setting(0.5, fraction())
 
 

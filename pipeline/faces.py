@@ -1,5 +1,7 @@
 """Face detection with facenet-pytorch's MTCNN, then the main face's measures from dlib's 68 points.
 
+MTCNN looks at each photo and at its mirror image, and the faces of the two are made one
+symmetric answer (`both_ways`), so that nothing measured depends on which way round a photo is.
 The caller hands in photos already reduced (longer side about `DetectParams.long_side`, EXIF
 orientation applied) together with their scale; everything this module returns about positions
 is in ORIGINAL pixels after EXIF orientation, so the numbers mean the same whatever the reduction.
@@ -27,14 +29,23 @@ from pipeline.landmarks import dense_landmarks, face_frame, head_pose
 # The frontal face model behind `estimate_pose`, in units of the eye distance (see its docstring).
 NOSE_DEPTH = 0.45  # how far the nose tip stands in front of the eyes/mouth-corners plane
 NOSE_LEVEL = 0.58  # frontal nose tip height between the eye line (0) and the mouth line (1)
-# Beyond this yaw or roll (as the 5 MTCNN points read it) dlib's 68-point fit, trained on mostly
-# frontal faces, no longer follows the face (it collapses towards a frontal shape from about
-# 40°); the 5 points speak instead. 30°, beyond `max_turn`: a face switched is rejected anyway.
+# Beyond this yaw (as the 5 MTCNN points read it) dlib's 68-point fit, trained on mostly frontal
+# faces, no longer follows the face's pose (it collapses towards a frontal shape from about
+# 40°); the 5 points speak instead, and the cheeks (one of them turning away) are not compared.
+# 30°, beyond `max_turn`: a face switched is rejected anyway. (Roll needs no such limit: the fit
+# is made on the face turned upright, `pipeline.landmarks.dense_landmarks`.)
 DENSE_POSE_RANGE = 30.0
+# Up to this yaw both mouth corners and both eyes are in view (the far ones go behind the cheek
+# and the nose from about 50°), so the expression is still read.
+EXPRESSION_RANGE = 45.0
 # Quality is measured with the eye distance resampled to this many pixels, so the numbers compare
 # across photo sizes. 24 px: a face large enough for `face_too_small` has more than that in a
 # 640 px reduction, so faces are shrunk (area-averaged), never enlarged.
 EYE_PIXELS = 24
+# A face found in a photo and one found in its mirror image are the same face when their boxes
+# overlap this much (intersection over union); MTCNN's box moves by up to a tenth of its size
+# between the two, which leaves an overlap of about 0.8.
+MATCH_IOU = 0.5
 # Blur is measured at this eye distance: a Gaussian blur of 0.03 eye distances is then one pixel,
 # the scale at which an edge's width can still be read.
 BLUR_EYE_PIXELS = 32
@@ -49,6 +60,12 @@ DARK, BRIGHT = 8, 247  # luma at or beyond these counts as clipped (JPEG noise k
 # chin, level with the middle of the lips, the mouth 0.80 eye distances wide (50 of 63 mm).
 NEUTRAL_MOUTH = {"corner_height": (0.34, 0.045), "corner_lift": (0.0, 0.04),
                  "width": (0.80, 0.07)}
+# Eyes and brows of a neutral face, measured the same way (medians and robust standard
+# deviations of the same 47 faces): the eyes open 0.335 ± 0.055 of their width (average adult
+# eyes: a fissure 10 mm high and 30 mm wide, 0.33), the brows 0.32 ± 0.075 eye distances above
+# the eye centres (20 of 63 mm). The `expression` limits sit 3 spreads from these.
+NEUTRAL_EYES = (0.335, 0.055)
+NEUTRAL_BROWS = (0.32, 0.075)
 
 
 @dataclass(frozen=True)
@@ -91,12 +108,14 @@ class FaceQuality:
     clipped_dark: float  # fraction of inner-face pixels at or near 0
     clipped_bright: float  # fraction of inner-face pixels at or near 255
     # None where the measure cannot be read: blur on a face with fewer than BLUR_EYE_PIXELS
-    # between the eyes in the reduced photo; cheeks and mouth on a face the 68 points do not
-    # follow (turned or rolled beyond DENSE_POSE_RANGE).
+    # between the eyes in the reduced photo; cheeks on a face turned beyond DENSE_POSE_RANGE,
+    # mouth, eyes and brows beyond EXPRESSION_RANGE.
     edge_width: float | None  # blur: Gaussian sigma of the face's sharpest edges, eye distances
     cheek_ratio: float | None  # median luma of the brighter cheek / the darker cheek (>= 1)
     smile: float | None  # mouth shape against a neutral mouth, neutral spreads (> 0: a smile)
     mouth_open: float | None  # gap between the inner lips / mouth width
+    eyes_open: float | None  # eyelid gap / eye width, both eyes' mean (`eyes_and_brows`)
+    brows: float | None  # brows above the eye centres, eye distances (`eyes_and_brows`)
 
 
 @dataclass(frozen=True)
@@ -144,7 +163,9 @@ class FaceAnalyzer:
 
         `images` are RGB uint8 arrays (H, W, 3), already reduced; `scales[i]` is original pixels
         per pixel of `images[i]`. Photos of equal size go through MTCNN together, `batch_size` at
-        a time (it cannot batch different sizes).
+        a time (it cannot batch different sizes), each with its mirror image: what is measured
+        is a symmetric function of the two (`both_ways`), so that a photo and its mirror image
+        get the same verdict.
         """
         if len(images) != len(scales):
             raise ValueError(f"{len(images)} images but {len(scales)} scales")
@@ -156,35 +177,31 @@ class FaceAnalyzer:
             if min(im.shape[:2]) >= self.params.min_face_size:
                 groups[im.shape].append(i)
         reports: list[FaceReport] = [NO_FACE] * len(images)
-        step = max(1, self.params.batch_size)
+        step = self.params.batch_size  # at least 1: config.py checks it
         for indices in groups.values():
             for start in range(0, len(indices), step):
                 chunk = indices[start:start + step]
-                batch = np.stack([np.ascontiguousarray(images[i], dtype=np.uint8) for i in chunk])
+                pictures = [np.ascontiguousarray(images[i], dtype=np.uint8) for i in chunk]
+                batch = np.stack(pictures + [p[:, ::-1] for p in pictures])
                 boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+                n = len(chunk)
                 for j, i in enumerate(chunk):
-                    reports[i] = self._report(images[i], float(scales[i]),
-                                              boxes[j], probs[j], points[j])
+                    found = both_ways(Detections.of(boxes[j], probs[j], points[j]),
+                                      Detections.of(boxes[n + j], probs[n + j], points[n + j]),
+                                      images[i].shape[1])
+                    reports[i] = self._report(images[i], float(scales[i]), found)
         return reports
 
-    def _report(self, image: np.ndarray, scale: float, boxes: Any, probs: Any,
-                points: Any) -> FaceReport:
-        if boxes is None:  # facenet-pytorch's "no face": (None, [None], None)
-            return NO_FACE
-        # With numpy 2 a batch comes back as object arrays; make plain float arrays of them.
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        probs = np.asarray(probs, dtype=np.float64).reshape(-1)
-        points = np.asarray(points, dtype=np.float64).reshape(-1, 5, 2)
-        keep = probs >= self.params.face_prob
-        boxes, probs, points = boxes[keep], probs[keep], points[keep]
+    def _report(self, image: np.ndarray, scale: float, found: Detections) -> FaceReport:
+        keep = found.probs >= self.params.face_prob
+        boxes, probs, points = found.boxes[keep], found.probs[keep], found.points[keep]
         if len(boxes) == 0:
             return NO_FACE
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         order = np.argsort(-area, kind="stable")
         boxes, probs, points = boxes[order], probs[order], points[order]
-        dense = dense_landmarks(image, boxes[0])
         five = estimate_pose(points[0])
-        followed = abs(five.yaw) <= DENSE_POSE_RANGE and abs(five.roll) <= DENSE_POSE_RANGE
+        dense = dense_landmarks(image, boxes[0], five.roll)
         poses = [main_pose(dense, five, image.shape), *map(estimate_pose, points[1:])]
         faces = tuple(
             Face(box=tuple(round(float(v) * scale, 2) for v in b), prob=round(float(p), 6),
@@ -192,18 +209,89 @@ class FaceAnalyzer:
                                  for x, y in lm),
                  pose=pose)
             for b, p, lm, pose in zip(boxes, probs, points, poses, strict=True))
-        return FaceReport(faces, face_quality(image, dense, scale, followed))
+        return FaceReport(faces, face_quality(image, dense, scale, abs(five.yaw)))
+
+
+@dataclass(frozen=True)
+class Detections:
+    """MTCNN's faces in one image: boxes (n, 4), probabilities (n,), 5 points (n, 5, 2)."""
+
+    boxes: np.ndarray
+    probs: np.ndarray
+    points: np.ndarray
+
+    @classmethod
+    def of(cls, boxes: Any, probs: Any, points: Any) -> Detections:
+        """From what facenet-pytorch returns for one image (None for "no face"; with numpy 2 a
+        batch comes back as object arrays)."""
+        if boxes is None:
+            return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)))
+        return cls(np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+                   np.asarray(probs, dtype=np.float64).reshape(-1),
+                   np.asarray(points, dtype=np.float64).reshape(-1, 5, 2))
+
+    def mirrored(self, width: int) -> Detections:
+        """The same faces in the mirror image of a picture `width` pixels wide: pixel column c
+        becomes (width - 1) - c, and left and right swap (eyes, mouth corners; box edges)."""
+        boxes = np.stack([(width - 1) - self.boxes[:, 2], self.boxes[:, 1],
+                          (width - 1) - self.boxes[:, 0], self.boxes[:, 3]], axis=1)
+        points = self.points[:, [1, 0, 2, 4, 3]].copy()
+        points[..., 0] = (width - 1) - points[..., 0]
+        return Detections(boxes, self.probs, points)
+
+
+def both_ways(photo: Detections, mirror: Detections, width: int) -> Detections:
+    """The faces of a photo as found in it and in its mirror image (`mirror`, in the mirror's
+    pixels), made one symmetric answer: faces are paired by overlap (intersection over union at
+    least MATCH_IOU, best pairs first); a pair's box and points are the mean of the two, its
+    probability the mean of the two, a face found in one image only counting 0 in the other
+    (so a detection at MTCNN's own noise level, found one way only, falls under face_prob).
+    The mirror image's answer is this one mirrored, so no limit can tell them apart."""
+    back = mirror.mirrored(width)
+    overlap = _iou(photo.boxes, back.boxes)
+    pairs, free_a, free_b = [], set(range(len(photo.probs))), set(range(len(back.probs)))
+    for flat in np.argsort(-overlap, axis=None, kind="stable"):
+        i, j = np.unravel_index(flat, overlap.shape)
+        if overlap[i, j] < MATCH_IOU:
+            break
+        if i in free_a and j in free_b:
+            pairs.append((i, j))
+            free_a.discard(i)
+            free_b.discard(j)
+    boxes = [(photo.boxes[i] + back.boxes[j]) / 2 for i, j in pairs]
+    probs = [(photo.probs[i] + back.probs[j]) / 2 for i, j in pairs]
+    points = [(photo.points[i] + back.points[j]) / 2 for i, j in pairs]
+    for source, free in ((photo, free_a), (back, free_b)):
+        for i in sorted(free):
+            boxes.append(source.boxes[i])
+            probs.append(source.probs[i] / 2)
+            points.append(source.points[i])
+    if not boxes:
+        return photo
+    return Detections(np.array(boxes), np.array(probs), np.array(points))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box of `a` with every box of `b` (x1, y1, x2, y2)."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def main_pose(dense: np.ndarray, five: Pose, shape: tuple[int, ...]) -> Pose:
-    """The pose of the 68-point fit (`pipeline.landmarks.head_pose`), except on an axis where the
-    5-point pose `five` reads a yaw or roll beyond DENSE_POSE_RANGE: a profile or a head on its
-    side, where the 68-point fit no longer follows the face."""
+    """The pose of the 68-point fit (`pipeline.landmarks.head_pose`), except its yaw where the
+    5-point pose `five` reads a yaw beyond DENSE_POSE_RANGE: a near profile, where the 68-point
+    fit no longer follows the face."""
     yaw, pitch, roll = head_pose(dense, shape)
     if abs(five.yaw) > DENSE_POSE_RANGE:
         yaw = five.yaw
-    if abs(five.roll) > DENSE_POSE_RANGE:
-        roll = five.roll
     return Pose(yaw, pitch, roll)
 
 
@@ -261,10 +349,10 @@ def estimate_pose(landmarks: Any) -> Pose:
 
 
 def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
-                 followed: bool = True) -> FaceQuality:
+                 yaw: float = 0.0) -> FaceQuality:
     """The measures of one face of an RGB uint8 image from its 68 dense landmarks (in `image`'s
-    pixels; `scale` = original pixels per pixel of `image`; `followed`: whether the 68 points
-    follow the face, see `FaceQuality`).
+    pixels; `scale` = original pixels per pixel of `image`; `yaw`: how far the face is turned,
+    degrees, which decides what can be read, see `FaceQuality`).
 
     - head_length: twice the distance from the eye line to the chin (the eyes sit halfway
       between chin and crown), in original pixels;
@@ -276,13 +364,15 @@ def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
     - brightness, clipped_dark, clipped_bright: mean luma (BT.601) of the inner face
       (`_face_region`) and the fractions at or beyond DARK / BRIGHT;
     - cheek_ratio: `cheek_ratio`;
-    - smile, mouth_open: `mouth_shape`.
+    - smile, mouth_open: `mouth_shape`; eyes_open, brows: `eyes_and_brows`.
     """
     local, eye = face_frame(dense)
     eye = max(eye, 1.0)
     gray = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
     inner = _face_region(gray, dense, eye).astype(np.float32)
     smile, mouth_open = mouth_shape(local)
+    eyes_open, brows = eyes_and_brows(local)
+    cheeks, seen = abs(yaw) <= DENSE_POSE_RANGE, abs(yaw) <= EXPRESSION_RANGE
     blur = None
     if eye >= BLUR_EYE_PIXELS:
         region = _resampled(gray, dense[np.r_[1:16, 17:27]], eye, BLUR_EYE_PIXELS)
@@ -295,9 +385,11 @@ def face_quality(image: np.ndarray, dense: np.ndarray, scale: float = 1.0,
         clipped_dark=round(float(np.count_nonzero(inner <= DARK)) / n, 5),
         clipped_bright=round(float(np.count_nonzero(inner >= BRIGHT)) / n, 5),
         edge_width=blur,
-        cheek_ratio=_rounded(cheek_ratio(gray, dense, eye), 4) if followed else None,
-        smile=round(smile, 3) if followed else None,
-        mouth_open=round(mouth_open, 4) if followed else None,
+        cheek_ratio=_rounded(cheek_ratio(gray, dense, eye), 4) if cheeks else None,
+        smile=round(smile, 3) if seen else None,
+        mouth_open=round(mouth_open, 4) if seen else None,
+        eyes_open=round(eyes_open, 4) if seen else None,
+        brows=round(brows, 4) if seen else None,
     )
 
 
@@ -367,6 +459,23 @@ def mouth_shape(local: np.ndarray) -> tuple[float, float]:
     }
     smile = np.mean([v / NEUTRAL_MOUTH[k][1] for k, v in towards_smile.items()])
     return float(smile), float((y[66] - y[62]) / width)
+
+
+def eyes_and_brows(local: np.ndarray) -> tuple[float, float]:
+    """(eyes_open, brows) from the 68 points in the face's frame (`face_frame`).
+
+    eyes_open: the gap between the eyelids over the eye's width (corner to corner), each eye the
+    mean of its two lid pairs (points 37-41, 38-40; 43-47, 44-46), both eyes averaged: about a
+    third for an open eye, under a fifth for eyes squeezed or closed, over half for eyes opened
+    wide. brows: how far the brows (points 17-26) sit above the line through the eye centres,
+    in eye distances: raised in surprise, drawn down in a frown or a scowl."""
+    openness = []
+    for a in (36, 42):
+        eye = local[a:a + 6]
+        width = max(float(np.hypot(*(eye[3] - eye[0]))), 1e-6)
+        openness.append((float(np.hypot(*(eye[1] - eye[5]))) + float(np.hypot(*(eye[2] - eye[4]))))
+                        / (2 * width))
+    return float(np.mean(openness)), float(-local[17:27, 1].mean())
 
 
 def _outline_margin(dense: np.ndarray, eye: float, shape: tuple[int, ...]) -> float:

@@ -36,5 +36,3 @@ class Finding:
         values = {f.name: row.get(f.name) or "" for f in fields(cls)}
         return cls(**{**values, "severity": Severity(values["severity"])})
 
-
-FINDING_COLUMNS = [f.name for f in fields(Finding)]

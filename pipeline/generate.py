@@ -29,7 +29,7 @@ from pipeline.devices import resolve_device
 from pipeline.formats.encoding import ONE_HOT, Encoding
 from pipeline.gan.checkpoint import encoding_of, load_generator
 from pipeline.gan.samples import GenerateError, grid_image, sample, save_png
-from pipeline.prompt import ModelVocabulary, PromptResult, parse_attrs, parse_prompt
+from pipeline.prompt import ModelVocabulary, PromptResult, describe, parse_attrs, parse_prompt
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ class Generated:
     attributes: dict[str, str]  # what was asked for (prompt, then --attr); empty if nothing
     prompt: PromptResult | None
     paths: tuple[Path, ...]  # files written
+
+    @property
+    def described(self) -> list[str]:
+        """What the prompt was taken as, in lines for the terminal (none without a prompt)."""
+        return describe(self.prompt) if self.prompt is not None else []
 
 
 def random_conditions(encoding: Encoding, fixed: Mapping[str, str], n: int,
@@ -58,9 +63,9 @@ def random_conditions(encoding: Encoding, fixed: Mapping[str, str], n: int,
     return torch.tensor(rows, dtype=torch.float32)
 
 
-def generate(model_path: Path, n: int, seed: int, out: Path, truncation: float | None = None,
-             prompt: str | None = None, attrs: Sequence[str] = (),
-             device: str = "auto") -> Generated:
+def run_generate(model_path: Path, n: int, seed: int, out: Path, truncation: float | None = None,
+                 prompt: str | None = None, attrs: Sequence[str] = (),
+                 device: str = "auto") -> Generated:
     """Sample `n` images from the model at `model_path` and write them to `out` (see the module
     docstring). GenerateError / PromptError for requests the model cannot satisfy."""
     model_path = Path(model_path)
@@ -76,7 +81,7 @@ def generate_with(generator: torch.nn.Module, meta: Mapping[str, Any], n: int, s
                   out: Path, truncation: float | None = None, prompt: str | None = None,
                   attrs: Sequence[str] = (), device: str = "auto",
                   model_name: str = "the model") -> Generated:
-    """`generate` for a generator already loaded (meta as `load_generator` returns it)."""
+    """`run_generate` for a generator already loaded (meta as `load_generator` returns it)."""
     out = Path(out)
     encoding = encoding_of(meta)
     result = None

@@ -1,17 +1,27 @@
-"""The ingest stage: what every student handed in, with content hash, real format and size."""
+"""The ingest stage: what every student handed in, with content hash, real format and size.
+
+`run_ingest` is the stage (the CLI's one call); `ingest` finds the manifest in memory.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.config import IngestParams
 from pipeline.findings import Finding, Severity
-from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestRow
+from pipeline.formats.manifest import (
+    ATTRIBUTES,
+    PHOTO,
+    Manifest,
+    ManifestFiles,
+    ManifestRow,
+    write_manifest,
+)
 from pipeline.images import ImageError, read_header, sniff_format
 from pipeline.io import worker_count
+from pipeline.progress import Progress, no_progress
 from pipeline.submissions import (
     TABLE_RULE,
     Entry,
@@ -22,10 +32,20 @@ from pipeline.submissions import (
 )
 
 
+def run_ingest(root: Path, params: IngestParams, progress: Progress = no_progress,
+               files: ManifestFiles | None = None) -> Manifest:
+    """The ingest stage: `ingest`, and with `files` manifest.csv and ingest_findings.csv written
+    there (`facedata validate` alone keeps the manifest in memory)."""
+    manifest = ingest(root, params, progress)
+    if files is not None:
+        write_manifest(manifest, files.manifest, files.findings)
+    return manifest
+
+
 def ingest(
     root: Path,
     params: IngestParams,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = no_progress,
     workers: int | None = None,
 ) -> Manifest:
     """Hash and identify every file of every submission under `root`; never writes there.
@@ -83,6 +103,7 @@ def ingest(
         )
 
     rows: list[ManifestRow] = []
+    advance = progress("Reading files", len(entries))
     # hashlib and file reads release the GIL
     with ThreadPoolExecutor(worker_count(workers)) as pool:
         for result in pool.map(one, entries):
@@ -90,12 +111,5 @@ def ingest(
                 findings.append(result)
             else:
                 rows.append(result)
-            if progress:
-                progress(1)
+            advance(1)
     return Manifest(rows, findings)
-
-
-def count_files(root: Path, params: IngestParams) -> int:
-    """How many files ingest will read (for a progress bar)."""
-    submissions, _ = discover(Path(root), params)
-    return sum(len(s.photos) + (s.attributes is not None) for s in submissions)

@@ -7,7 +7,8 @@ README). The 68 points follow the iBUG 300-W layout: jaw 0-16, brows 17-26, nose
 
 A photo and its mirror image must get the same verdict, so the fit is made symmetric: the
 predictor runs on the face and on its mirror image (with the mirrored box), and the two fits,
-the second mirrored back with left and right points swapped, are averaged.
+the second mirrored back with left and right points swapped, are averaged. The face is turned
+upright (by the lean of MTCNN's eye line) before it is fitted, as dlib's training faces are.
 """
 
 from __future__ import annotations
@@ -78,20 +79,34 @@ def _predictor() -> Any:
     return dlib.shape_predictor(str(path))
 
 
-def dense_landmarks(image: np.ndarray, box: Any) -> np.ndarray:
-    """68 (x, y) points, in `image`'s pixels, of the face in MTCNN box `box` (x1, y1, x2, y2):
-    a first fit in the box dlib expects from MTCNN's, a second in the box the first fit implies,
-    each the mean of the fit on the face and on its mirror image."""
+def dense_landmarks(image: np.ndarray, box: Any, roll: float = 0.0) -> np.ndarray:
+    """68 (x, y) points, in `image`'s pixels, of the face in MTCNN box `box` (x1, y1, x2, y2)
+    whose eye line leans by `roll` degrees (`pipeline.faces.Pose`): the face is turned upright
+    about the box's centre first, as dlib's training faces are, so a head leaning far to one
+    side is fitted as well as an upright one. Then a first fit in the box dlib expects from
+    MTCNN's, a second in the box the first fit implies, each the mean of the fit on the face and
+    on its mirror image."""
     x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     side = (x2 - x1) * BOX_SCALE
     image = np.ascontiguousarray(image, dtype=np.uint8)
+    turn = None
+    if roll:
+        # positive angles turn the picture anticlockwise as viewed: undoes a clockwise lean
+        turn = cv2.getRotationMatrix2D((cx, cy), roll, 1.0)
+        image = cv2.warpAffine(image, turn, (image.shape[1], image.shape[0]),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mirror = np.ascontiguousarray(image[:, ::-1])
-    points = _symmetric_fit(image, mirror, (x1 + x2) / 2, (y1 + y2) / 2 + BOX_DROP * side, side)
+    points = _symmetric_fit(image, mirror, cx, cy + BOX_DROP * side, side)
     left, right = eye_centres(points)
     eyes, mouth = (left + right) / 2, (points[48] + points[54]) / 2
     spread = float(np.hypot(*(right - left)) + np.hypot(*(mouth - eyes)))
     centre = (eyes + mouth) / 2 - FIT_RAISE * (mouth - eyes)
-    return _symmetric_fit(image, mirror, centre[0], centre[1], FIT_SCALE * spread)
+    points = _symmetric_fit(image, mirror, centre[0], centre[1], FIT_SCALE * spread)
+    if turn is None:
+        return points
+    back = cv2.invertAffineTransform(turn)
+    return points @ back[:, :2].T + back[:, 2]
 
 
 def _symmetric_fit(image: np.ndarray, mirror: np.ndarray, cx: float, cy: float,

@@ -13,7 +13,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +32,16 @@ if TYPE_CHECKING:
 
 # Bump when the measuring code changes what it records, so old cache entries are not reused.
 # 2: dense landmarks (pose, head size, blur, cheeks, mouth) and the photo's tonal range.
-MEASURE_VERSION = 2
-# Photos decoded ahead of the face detector; bounds memory to a few MB per photo.
-CHUNK = 32
+# 3: faces found in the photo and its mirror image; colour beyond a tint; brows, eyes, lips.
+MEASURE_VERSION = 3
+# Photos decoded at a time, one such chunk ahead of the face detector; bounds memory to a few
+# MB per photo. As many as MTCNN takes in one batch (`detect.batch_size`, 16 by default).
+CHUNK = 16
+# Colour is read on the 640 px copy shrunk this many times (area average): JPEG keeps chroma at
+# half resolution and smears it across edges, which in a toned monochrome photo would read as
+# colour that does not follow brightness. Brightness is cut into this many bands.
+COLOUR_SHRINK = 4
+COLOUR_BANDS = 32
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class Photo:
     width: int | None = None  # after EXIF orientation; None when the header is unreadable
     height: int | None = None
     error: str | None = None  # why the photo could not be decoded to the end
-    chroma: float | None = None  # mean over pixels of (max - min) channel value, 0-255
+    chroma: float | None = None  # colour beyond a tint (`colourfulness`), CIELAB units
     phash: str | None = None
     faces: FaceReport | None = None
     tones: Tones | None = None  # the whole photo's luma range, measured before detection
@@ -187,10 +194,7 @@ def measure_photos(
     if progress:
         progress(len(files) - sum(copies[sha] for sha in todo))
     if todo:
-        from pipeline.faces import FaceAnalyzer  # loads torch and the MTCNN weights
-
-        analyzer = FaceAnalyzer(params.detect)
-        for sha, m in _measure_new(list(todo.values()), params, analyzer, workers):
+        for sha, m in _measure_new(list(todo.values()), params, workers):
             cache.put(sha, m)
             results[sha] = m
             if progress:
@@ -204,12 +208,24 @@ def _photo(f: PhotoFile, m: Measurement) -> Photo:
 
 
 def _measure_new(
-    files: list[PhotoFile], params: ValidateParams, analyzer, workers: int | None = None
+    files: list[PhotoFile], params: ValidateParams, workers: int | None = None
 ) -> Iterator[tuple[str, Measurement]]:
-    # Pillow decodes without holding the GIL
+    """Decode in threads (Pillow does not hold the GIL) one chunk ahead of the face detector:
+    the first chunk decodes while torch, the MTCNN weights and dlib's model load, each next one
+    while the chunk before it is detected."""
+    from pipeline.faces import FaceAnalyzer  # loads torch and the MTCNN weights
+
+    chunks = list(_chunks(files, CHUNK))
     with ThreadPoolExecutor(worker_count(workers)) as pool:
-        for chunk in _chunks(files, CHUNK):
-            decoded = list(pool.map(lambda f: decode_for_measuring(f, params), chunk))
+        def ahead(i: int) -> list[Future[Decoding]]:
+            return [pool.submit(decode_for_measuring, f, params)
+                    for f in (chunks[i] if i < len(chunks) else [])]
+
+        pending = ahead(0)
+        analyzer = FaceAnalyzer(params.detect)
+        for i, chunk in enumerate(chunks):
+            decoded = [job.result() for job in pending]
+            pending = ahead(i + 1)
             ok = [d for d in decoded if d.pixels is not None]
             reports = iter(analyzer.analyse([d.pixels for d in ok], [d.scale for d in ok])
                            if ok else [])
@@ -230,7 +246,7 @@ def decode_for_measuring(f: PhotoFile, params: ValidateParams) -> Decoding:
     except OSError as exc:
         return Decoding(Measurement(error=f"the file could not be read ({exc})"))
     pixels = np.asarray(d.image)
-    chroma = float((pixels.max(axis=2).astype(np.int16) - pixels.min(axis=2)).mean())
+    chroma = colourfulness(pixels)
     # percentiles from the histogram: a sort of 300 000 pixels would cost 15 times as much
     counts = np.bincount(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).ravel(), minlength=256)
     shadows, highlights = np.searchsorted(counts.cumsum(), [0.01 * counts.sum(),
@@ -238,6 +254,29 @@ def decode_for_measuring(f: PhotoFile, params: ValidateParams) -> Decoding:
     m = Measurement(chroma=round(chroma, 3), phash=str(imagehash.phash(d.image)),
                     tones=Tones(float(shadows), float(highlights)))
     return Decoding(m, pixels, d.scale)
+
+
+def colourfulness(pixels: np.ndarray) -> float:
+    """How much colour an RGB uint8 photo has beyond a tint, in CIELAB units (a*, b*).
+
+    A monochrome photo, toned or not (sepia, selenium, a cold cast, a yellowed scan), has one
+    colour for each brightness: its chroma is a function of its lightness. So each pixel's chroma
+    is compared with the mean chroma of all pixels of its lightness (L* in COLOUR_BANDS bands),
+    and the number is the root mean square of the difference: 0 for a grey or toned photo (up to
+    JPEG's noise), and the more, the more differently coloured things of the same brightness
+    the photo shows (skin against a grey wall, a blue shirt, green leaves)."""
+    h, w = pixels.shape[:2]
+    small = cv2.resize(np.ascontiguousarray(pixels, dtype=np.uint8),
+                       (max(1, w // COLOUR_SHRINK), max(1, h // COLOUR_SHRINK)),
+                       interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float64)
+    band = np.minimum(lab[:, 0].astype(np.int64) * COLOUR_BANDS // 256, COLOUR_BANDS - 1)
+    count = np.maximum(np.bincount(band, minlength=COLOUR_BANDS), 1)
+    spread = 0.0
+    for channel in (lab[:, 1], lab[:, 2]):  # 8-bit a*, b*: offset by 128, which cancels here
+        mean = np.bincount(band, channel, COLOUR_BANDS) / count
+        spread += float(np.mean((channel - mean[band]) ** 2))
+    return spread ** 0.5
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -66,8 +66,15 @@ def split_students(students: Iterable[str], val_fraction: float, seed: int
     return {"train": sorted(ranked[n_val:]), "val": sorted(ranked[:n_val])}
 
 
-def run_shard(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir: Path,
+def run_shard(crops_dir: Path, augmented_dir: Path, vocabulary_yaml: Path, out_dir: Path,
               params: ShardParams) -> dict[str, Any]:
+    """The shard stage: `write_shards` with the encoding of the vocabulary in `vocabulary_yaml`
+    (schemas/attributes.yaml). Returns the contents of index.json."""
+    return write_shards(crops_dir, augmented_dir, load_encoding(vocabulary_yaml), out_dir, params)
+
+
+def write_shards(crops_dir: Path, augmented_dir: Path, encoding: Encoding, out_dir: Path,
+                 params: ShardParams) -> dict[str, Any]:
     """Write the shards, index.json and encoding.json into `out_dir` (replaced as a whole).
 
     Reads `crops_dir`/index.csv and the crops it lists, `augmented_dir`/index.csv and the copies

@@ -1,25 +1,27 @@
-"""The validate stage: measure every photo, apply every rule, write findings, accepted, metrics."""
+"""The validate stage: measure every photo, apply every rule, write findings, accepted, metrics.
+
+`run_validate` is the stage (the CLI's one call); `validate` judges a class in memory.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from pipeline.attributes import Vocabulary, check_student_attributes
+from pipeline.attributes import Vocabulary, check_student_attributes, load_vocabulary
 from pipeline.config import ValidateParams
 from pipeline.findings import Finding, Severity
 from pipeline.formats.accepted import write_accepted
+from pipeline.formats.common import FormatError
 from pipeline.formats.findings import write_findings
-from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest
+from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestFiles, read_manifest
 from pipeline.formats.metrics import Record, write_record
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
+from pipeline.progress import Progress, no_progress
 from pipeline.rules import judge_class, judge_photo, rule_ids
 from pipeline.submissions import TABLE_RULE, SubmissionError, read_member
-
-SUMMARY_KEYS = ("photos", "accepted", "errors", "warnings")
 
 
 @dataclass
@@ -92,13 +94,57 @@ class ValidationResult:
         })
 
 
+def run_validate(
+    root: Path,
+    ingested: Manifest | ManifestFiles,
+    schema: Path,
+    params: ValidateParams,
+    cache_dir: Path | None,
+    progress: Progress = no_progress,
+    *,
+    findings_csv: Path | None = None,
+    accepted_csv: Path | None = None,
+    metrics_json: Path | None = None,
+    details_json: Path | None = None,
+) -> ValidationResult:
+    """The validate stage: the class `ingested` describes (the manifest in memory, or ingest's
+    files) judged against the vocabulary in `schema`; with the four output paths (the pipeline
+    stage), findings.csv, accepted.csv, the headline metrics and their details written there.
+
+    A ValueError (VocabularyError, FormatError) saying what to do when the vocabulary or
+    ingest's files cannot be used."""
+    outputs = (findings_csv, accepted_csv, metrics_json, details_json)
+    if None in outputs and any(outputs):
+        raise ValueError("findings_csv, accepted_csv, metrics_json and details_json go together")
+    vocabulary = load_vocabulary(schema)
+    manifest = _read_ingested(ingested) if isinstance(ingested, ManifestFiles) else ingested
+    result = validate(root, manifest, params, vocabulary, cache_dir, progress)
+    if findings_csv and accepted_csv and metrics_json and details_json:
+        write_outputs(result, findings_csv, accepted_csv, metrics_json, details_json)
+    return result
+
+
+def _read_ingested(files: ManifestFiles) -> Manifest:
+    for path in (files.manifest, files.findings):
+        if not path.is_file():
+            raise FormatError(f"{path} does not exist; run `facedata ingest` first")
+    try:
+        return read_manifest(files.manifest, files.findings)
+    except FormatError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # not a CSV ingest wrote at all
+        raise FormatError(
+            f"{files.manifest} cannot be read ({exc}); run `facedata ingest` again"
+        ) from None
+
+
 def validate(
     root: Path,
     manifest: Manifest,
     params: ValidateParams,
     vocabulary: Vocabulary,
     cache_dir: Path | None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = no_progress,
     workers: int | None = None,
 ) -> ValidationResult:
     """Judge every photo and attribute table of the class described by `manifest`.
@@ -120,7 +166,8 @@ def validate(
         )
         for r in photo_rows
     ]
-    photos = measure_photos(files, params, MeasureCache(cache_dir, params), progress, workers)
+    advance = progress("Checking photos", len(files))
+    photos = measure_photos(files, params, MeasureCache(cache_dir, params), advance, workers)
 
     data = ClassData({s: StudentData(s) for s in manifest.students})
     for ph in photos:

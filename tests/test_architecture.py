@@ -60,7 +60,7 @@ LAYERS = [
     {"rules", "measure", "faces", "landmarks", "attributes", "gan", "metrics_fid", "memorization",
      "prompt"},
     STAGES,
-    {"cli", "output"},
+    {"cli", "validate_view"},
 ]
 
 
@@ -101,7 +101,7 @@ def test_the_gan_reaches_no_stage_and_not_the_vocabulary_or_the_crops(module):
 
 def test_only_the_cli_draws_on_the_terminal():
     """Stages report progress through pipeline.progress; rich's bars and consoles are the CLI's
-    (and output.py's, which renders validate's table for it)."""
+    (and validate_view.py's, which renders validate's result for it)."""
     users = set()
     for module, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -110,4 +110,54 @@ def test_only_the_cli_draws_on_the_terminal():
                          else [node.module or ""])
                 if any(n == "rich" or n.startswith("rich.") for n in names):
                     users.add(module)
-    assert users <= {"pipeline.cli", "pipeline.output"}, users
+    assert users <= {"pipeline.cli", "pipeline.validate_view"}, users
+
+
+def imported_names(module: str) -> dict[str, set[str]]:
+    """pipeline module -> the names `module` imports from it (`import pipeline.x` as {"*"})."""
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("pipeline"):
+                    found.setdefault(alias.name, set()).add("*")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pipeline"):
+            found.setdefault(node.module, set()).update(alias.name for alias in node.names)
+    return found
+
+
+# Besides the stages' entry points, the CLI reads its settings, makes text safe for the terminal,
+# names ingest's two files and hands validate's result to its view; nothing else of the package.
+CLI_HELPERS = {"pipeline.config", "pipeline.safe_text", "pipeline.formats.manifest",
+               "pipeline.validate_view"}
+
+
+def test_the_cli_calls_each_stage_through_its_entry_point_only():
+    """The one public function `run_<stage>` per stage; what the CLI prints comes back in its
+    result, so the CLI needs no stage internals."""
+    for source, names in imported_names("pipeline.cli").items():
+        stage = stage_of(source)
+        if stage:
+            assert names == {f"run_{stage}"}, f"pipeline.cli imports {sorted(names)} from {source}"
+        else:
+            assert source in CLI_HELPERS, f"pipeline.cli imports {sorted(names)} from {source}"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_has_its_entry_point(stage):
+    functions = {node.name for node in ast.parse(MODULES[f"pipeline.{stage}"].read_text(
+        encoding="utf-8")).body if isinstance(node, ast.FunctionDef)}
+    assert f"run_{stage}" in functions
+
+
+# The orchestrators the house was split around: each reads as a list of named steps.
+ORCHESTRATORS = [("pipeline.train", "run_train"), ("pipeline.evaluate", "evaluate_model"),
+                 ("pipeline.attributes", "_check_table")]
+
+
+@pytest.mark.parametrize("module, function", ORCHESTRATORS)
+def test_the_orchestrators_stay_under_50_lines(module, function):
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    [node] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+    lines = node.end_lineno - node.lineno + 1
+    assert lines < 50, f"{module}.{function} has {lines} lines; split out what it does"

@@ -181,7 +181,7 @@ def test_the_closure_follows_imports_inside_functions_and_packages():
             "pipeline/formats/__init__.py"} <= files
     assert not files & {"pipeline/crop.py", "pipeline/gan/loop.py", "pipeline/validate.py"}
     # validate's command imports the table renderer and ingest (for a run without --manifest)
-    assert {"pipeline/output.py", "pipeline/ingest.py"} <= imported_files("validate")
+    assert {"pipeline/validate_view.py", "pipeline/ingest.py"} <= imported_files("validate")
     assert read_params("crop") == {"crop", "validate.max_pixels"}
 
 

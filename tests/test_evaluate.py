@@ -31,7 +31,7 @@ from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.formats.encoding import ONE_HOT, make_encoding
 from pipeline.formats.metrics import read_details, write_record
 from pipeline.metrics_fid import Inception
-from pipeline.shard import run_shard
+from pipeline.shard import write_shards
 from tests.conftest import FACES
 
 RES = 32
@@ -235,8 +235,8 @@ def test_load_split_reads_original_crops_from_the_shards(crops, tmp_path):
     write_crops(tmp_path / "crops", crops)
     run_augment(tmp_path / "crops", tmp_path / "augmented", AugmentParams(copies=1))
     encoding = make_encoding([("gender", ONE_HOT, ("female", "male"))])
-    index = run_shard(tmp_path / "crops", tmp_path / "augmented", encoding, tmp_path / "shards",
-                      ShardParams(val_fraction=0.4, shard_size=4))
+    index = write_shards(tmp_path / "crops", tmp_path / "augmented", encoding, tmp_path / "shards",
+                         ShardParams(val_fraction=0.4, shard_size=4))
     train = load_split(tmp_path / "shards", "train", RES)
     assert index["splits"]["train"]["augmented"] > 0  # there are copies, and they are skipped
     assert len(train.images) == index["splits"]["train"]["originals"] == len(train.keys)

@@ -15,14 +15,21 @@ from PIL import Image, ImageFilter, ImageOps
 from pipeline.config import DetectParams
 from pipeline.faces import (
     DENSE_POSE_RANGE,
+    EXPRESSION_RANGE,
+    NEUTRAL_BROWS,
+    NEUTRAL_EYES,
     NOSE_DEPTH,
     NOSE_LEVEL,
+    Detections,
     FaceAnalyzer,
     FaceReport,
     Pose,
+    both_ways,
     edge_width,
     estimate_pose,
+    eyes_and_brows,
 )
+from pipeline.landmarks import dense_landmarks, face_frame
 
 FACES = Path(__file__).parent / "data" / "faces"
 LONG_SIDE = DetectParams().long_side
@@ -253,9 +260,66 @@ def test_edge_width_reads_the_width_of_a_blurred_step():
 
 def test_turned_faces_fall_back_to_the_5_point_pose(analyzer):
     """Beyond DENSE_POSE_RANGE (the cameraman in near profile) the 68 points do not follow the
-    face: the pose is the 5 points', and cheeks and mouth are not read."""
+    face: the pose is the 5 points', the cheeks are not compared, and beyond EXPRESSION_RANGE
+    neither mouth, eyes nor brows are read."""
     report = analyse(analyzer, photo("cameraman_gray"))
     face = report.faces[0]
     assert face.pose.yaw == pytest.approx(estimate_pose(np.array(face.landmarks)).yaw, abs=0.1)
     assert abs(face.pose.yaw) > DENSE_POSE_RANGE
+    assert abs(face.pose.yaw) > EXPRESSION_RANGE
     assert report.quality.smile is None and report.quality.cheek_ratio is None
+    assert report.quality.eyes_open is None and report.quality.brows is None
+
+
+def _detections(*faces: tuple[tuple[float, float, float, float], float]) -> Detections:
+    boxes = np.array([b for b, _ in faces], dtype=np.float64).reshape(-1, 4)
+    points = np.stack([np.array([[b[0] + 0.3 * (b[2] - b[0]), b[1] + 0.4 * (b[3] - b[1])],
+                                 [b[0] + 0.7 * (b[2] - b[0]), b[1] + 0.4 * (b[3] - b[1])],
+                                 [b[0] + 0.5 * (b[2] - b[0]), b[1] + 0.6 * (b[3] - b[1])],
+                                 [b[0] + 0.35 * (b[2] - b[0]), b[1] + 0.8 * (b[3] - b[1])],
+                                 [b[0] + 0.65 * (b[2] - b[0]), b[1] + 0.8 * (b[3] - b[1])]])
+                       for b, _ in faces]) if faces else np.zeros((0, 5, 2))
+    return Detections(boxes, np.array([p for _, p in faces], dtype=np.float64), points)
+
+
+def test_both_ways_pairs_the_faces_of_a_photo_and_its_mirror_image_symmetrically():
+    """The same face found a little differently in a photo 400 px wide and in its mirror image
+    is one face, its box and probability the means; a face found one way only counts half. The
+    mirror image's answer is the photo's, mirrored."""
+    photo = _detections(((100, 50, 200, 170), 0.99), ((300, 60, 340, 110), 0.97))
+    mirror = _detections(((196, 55, 304, 172), 0.93))  # the first face, found in the mirror
+    found = both_ways(photo, mirror, 400)
+    assert len(found.probs) == 2
+    assert found.boxes[0] == pytest.approx([97.5, 52.5, 201.5, 171])
+    assert found.probs.tolist() == pytest.approx([0.96, 0.485])  # the second: under face_prob
+    back = both_ways(mirror, photo, 400).mirrored(400)
+    np.testing.assert_allclose(back.boxes, found.boxes)
+    np.testing.assert_allclose(back.points, found.points)
+    np.testing.assert_allclose(back.probs, found.probs)
+    assert both_ways(_detections(), _detections(), 400).probs.size == 0
+
+
+def test_a_neutral_face_has_its_eyes_open_and_brows_at_rest(analyzer):
+    """The good neutral portraits read eyes and brows within one neutral spread or so of the
+    neutral face of pipeline/faces.py, far from the limits at 3 spreads."""
+    for name in ("paul_rudd", "openface_adams"):
+        q = analyse(analyzer, photo(name)).quality
+        assert abs(q.eyes_open - NEUTRAL_EYES[0]) < 1.5 * NEUTRAL_EYES[1]
+        assert abs(q.brows - NEUTRAL_BROWS[0]) < 1.5 * NEUTRAL_BROWS[1]
+
+
+def test_eyes_and_brows_follow_the_lids_and_brows(analyzer):
+    """On the 68 points of a real face: the lids brought together (each upper-lid point onto
+    the lower-lid point under it) take eyes_open to 0; the brows raised by a tenth of an eye
+    distance raise brows by 0.1, and nothing else."""
+    array, _ = reduce(photo("paul_rudd"))
+    boxes, _ = analyzer.mtcnn.detect(array)
+    local, _ = face_frame(dense_landmarks(array, boxes[0]))
+    eyes, brows = eyes_and_brows(local)
+    closed = local.copy()
+    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        closed[[upper, lower]] = local[[upper, lower]].mean(axis=0)
+    raised = local.copy()
+    raised[17:27, 1] -= 0.1
+    assert eyes_and_brows(closed)[0] == pytest.approx(0.0, abs=1e-9)
+    assert eyes_and_brows(raised) == pytest.approx((eyes, brows + 0.1))

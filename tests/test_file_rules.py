@@ -3,8 +3,9 @@
 import io
 from dataclasses import replace
 
+import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
 
 from pipeline.attributes import load_vocabulary
 from pipeline.config import IngestParams, ValidateParams
@@ -61,6 +62,33 @@ def test_each_file_rule_fails_its_photo_and_passes_a_good_one(tmp_path):
     assert set(findings(result, "grayscale")) == {("ada", "gray.jpg"), ("ada", "gray_rgb.jpg")}
     assert findings(result, "count") == {}
     assert ("ada", "good.jpg") in {(p.student, p.file) for p in result.accepted()}
+
+
+def toned(im: Image.Image, tint: tuple[float, float, float]) -> Image.Image:
+    """The photo in black and white, then toned: each channel of the grey scaled by `tint`."""
+    grey = np.asarray(ImageOps.grayscale(im), dtype=np.float64)
+    return Image.fromarray(np.clip(np.stack([grey * t for t in tint], axis=2), 0, 255)
+                           .astype(np.uint8))
+
+
+def test_toned_monochrome_fails_grayscale_and_a_pale_colour_copy_passes(tmp_path):
+    """Sepia and a cold cast are colour that only follows brightness: `grayscale` fires; a copy
+    with half its saturation, paler than any real colour photo of the calibration set, does not
+    (docs/RULES.md, `grayscale`). paul_rudd is the palest colour portrait of tests/data/faces."""
+    im = face("paul_rudd").resize((600, 600), Image.Resampling.LANCZOS)
+    photos = {
+        "colour.jpg": jpeg_bytes(im),
+        "pale.jpg": jpeg_bytes(ImageEnhance.Color(im).enhance(0.5)),
+        "faded.jpg": jpeg_bytes(ImageEnhance.Color(im).enhance(0.1)),
+        "sepia.jpg": jpeg_bytes(toned(im, (1.0, 0.85, 0.65))),
+        "cold.jpg": jpeg_bytes(toned(im, (0.85, 0.95, 1.0))),
+    }
+    root = tmp_path / "subs"
+    write_student(root, "ada", photos)
+    result = run(root, tmp_path, images_per_student=len(photos))
+    grey = findings(result, "grayscale")
+    assert set(grey) == {("ada", "faded.jpg"), ("ada", "sepia.jpg"), ("ada", "cold.jpg")}
+    assert "sepia" in grey[("ada", "sepia.jpg")].message
 
 
 def test_exif_orientation_is_applied_before_the_size_rule(tmp_path):

@@ -11,7 +11,7 @@ from torch import nn
 
 from pipeline.formats.encoding import ONE_HOT, SCALAR, make_encoding
 from pipeline.gan.samples import GenerateError, latents, sample
-from pipeline.generate import generate, generate_with, random_conditions
+from pipeline.generate import generate_with, random_conditions, run_generate
 from pipeline.prompt import PromptError
 
 LATENT = 8
@@ -138,4 +138,4 @@ def test_random_conditions_keep_what_was_fixed():
 
 def test_a_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(GenerateError, match="no model at"):
-        generate(tmp_path / "generator.pt", 2, 0, tmp_path / "g.png")
+        run_generate(tmp_path / "generator.pt", 2, 0, tmp_path / "g.png")

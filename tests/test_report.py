@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from pipeline.config import ReportParams, ValidateParams
-from pipeline.findings import FINDING_COLUMNS
+from pipeline.formats.findings import FINDING_COLUMNS
 from pipeline.formats.metrics import Record, write_record
 from pipeline.images import ImageError
 from pipeline.report import MAX_SHOWN, ReportError, run_report, thumbnail

@@ -18,7 +18,7 @@ from pipeline.config import AugmentParams, ShardParams
 from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.formats.encoding import ONE_HOT, SCALAR, Encoding, make_encoding
 from pipeline.formats.shards import read_samples
-from pipeline.shard import ShardError, load_encoding, run_shard, split_students
+from pipeline.shard import ShardError, load_encoding, split_students, write_shards
 
 ENCODING = make_encoding([
     ("eye_colour", ONE_HOT, ("brown", "black", "blue")),
@@ -75,7 +75,7 @@ def read_shards(paths: list[Path]):
 def test_shards_round_trip_exactly(stage):
     out = stage["tmp"] / "shards"
     params = ShardParams(val_fraction=0.4, shard_size=4, seed=3)
-    index = run_shard(stage["crops"], stage["augmented"], ENCODING, out, params)
+    index = write_shards(stage["crops"], stage["augmented"], ENCODING, out, params)
     with (stage["crops"] / "index.csv").open(newline="", encoding="utf-8") as fh:
         crops = {(r["student"], r["file"]): r for r in csv.DictReader(fh)}
     with (stage["augmented"] / "index.csv").open(newline="", encoding="utf-8") as fh:
@@ -112,8 +112,8 @@ def test_shards_round_trip_exactly(stage):
 
 def test_no_student_in_both_splits(stage):
     out = stage["tmp"] / "shards"
-    index = run_shard(stage["crops"], stage["augmented"], ENCODING, out,
-                      ShardParams(val_fraction=0.4, shard_size=5, seed=0))
+    index = write_shards(stage["crops"], stage["augmented"], ENCODING, out,
+                         ShardParams(val_fraction=0.4, shard_size=5, seed=0))
     students = {split: {m["student"] for _, _, m in read_shards(shards_of(out, split))}
                 for split in ("train", "val")}
     assert students["train"] and students["val"]
@@ -127,7 +127,7 @@ def test_same_seed_same_bytes_other_seed_other_shards(stage):
     params = ShardParams(val_fraction=0.2, shard_size=6, seed=0)
     outs = []
     for name, p in [("a", params), ("b", params), ("c", dataclasses.replace(params, seed=1))]:
-        run_shard(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / name, p)
+        write_shards(stage["crops"], stage["augmented"], ENCODING, stage["tmp"] / name, p)
         outs.append({f.name: f.read_bytes() for f in sorted((stage["tmp"] / name).iterdir())})
     assert outs[0] == outs[1]
     assert outs[0]["train-000000.tar"] != outs[2]["train-000000.tar"]
@@ -137,7 +137,7 @@ def test_tiny_classes_keep_train_non_empty(tmp_path):
     crops = make_crops(tmp_path / "crops", ["solo"], 2)
     empty = tmp_path / "augmented"
     run_augment(crops, empty, AugmentParams(copies=0))
-    index = run_shard(crops, empty, ENCODING, tmp_path / "shards", ShardParams(val_fraction=0.5))
+    index = write_shards(crops, empty, ENCODING, tmp_path / "shards", ShardParams(val_fraction=0.5))
     assert index["splits"]["train"]["students"] == ["solo"]
     assert index["splits"]["val"] == {"samples": 0, "originals": 0, "augmented": 0,
                                       "students": [], "shards": [], "bytes": 0}

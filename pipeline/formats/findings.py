@@ -6,10 +6,13 @@ record's fields in order); severity is `error`, `warning` or `info`.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
-from pipeline.findings import FINDING_COLUMNS, Finding, Severity
+from pipeline.findings import Finding, Severity
 from pipeline.formats.common import FormatError, read_csv, write_csv
+
+FINDING_COLUMNS = [f.name for f in fields(Finding)]
 
 
 def write_findings(findings: list[Finding], path: Path) -> None:

@@ -48,6 +48,14 @@ class Manifest:
         return sorted(seen)
 
 
+@dataclass(frozen=True)
+class ManifestFiles:
+    """Where ingest writes (and validate reads) manifest.csv and its ingest_findings.csv."""
+
+    manifest: Path
+    findings: Path
+
+
 def write_manifest(manifest: Manifest, manifest_csv: Path, findings_csv: Path) -> None:
     write_csv(manifest_csv, MANIFEST_COLUMNS, (asdict(row) for row in manifest.rows))
     write_findings(manifest.findings, findings_csv)

@@ -177,18 +177,36 @@ def expression(photo: Photo, p: ValidateParams) -> Breach | None:
     q = _quality(photo)
     if q is None or q.smile is None or q.mouth_open is None:
         return None
+    seen = []  # (message, value, limit), the plainest first
     if q.smile > p.max_smile:
-        return Breach(
-            f"the mouth's corners are raised and drawn out ({q.smile:.1f} neutral spreads towards "
-            f"a smile, limit {p.max_smile:g}): probably smiling; the photos should show a "
-            "neutral expression", value=f"smile {q.smile:.1f}", limit=f"≤ {p.max_smile:g}")
+        seen.append((f"the mouth's corners are raised and drawn out ({q.smile:.1f} neutral "
+                     f"spreads towards a smile, limit {p.max_smile:g}): probably smiling",
+                     f"smile {q.smile:.1f}", f"≤ {p.max_smile:g}"))
     if q.mouth_open > p.max_mouth_open:
-        return Breach(
-            f"the lips are apart by {q.mouth_open:.0%} of the mouth's width (limit "
-            f"{p.max_mouth_open:.0%}): talking, laughing or surprised; the photos should show a "
-            "neutral expression, mouth closed",
-            value=f"open {q.mouth_open:.0%}", limit=f"≤ {p.max_mouth_open:.0%}")
-    return None
+        seen.append((f"the lips are apart by {q.mouth_open:.0%} of the mouth's width (limit "
+                     f"{p.max_mouth_open:.0%}): talking, laughing or surprised",
+                     f"open {q.mouth_open:.0%}", f"≤ {p.max_mouth_open:.0%}"))
+    if q.eyes_open is not None and q.eyes_open < p.min_eyes_open:
+        seen.append((f"the eyes are nearly closed (open {q.eyes_open:.2f} of their width, limit "
+                     f"{p.min_eyes_open:g}; an open eye: about 0.33): squeezed, wincing or "
+                     "blinking", f"eyes {q.eyes_open:.2f}", f"≥ {p.min_eyes_open:g}"))
+    if q.eyes_open is not None and q.eyes_open > p.max_eyes_open:
+        seen.append((f"the eyes are opened wide ({q.eyes_open:.2f} of their width, limit "
+                     f"{p.max_eyes_open:g}; a relaxed eye: about 0.33): surprised or staring",
+                     f"eyes {q.eyes_open:.2f}", f"≤ {p.max_eyes_open:g}"))
+    if q.brows is not None and q.brows > p.max_brows:
+        seen.append((f"the eyebrows are raised ({q.brows:.2f} eye distances above the eyes, "
+                     f"limit {p.max_brows:g}; relaxed: about 0.32)", f"brows {q.brows:.2f}",
+                     f"≤ {p.max_brows:g}"))
+    if q.brows is not None and q.brows < p.min_brows:
+        seen.append((f"the eyebrows are drawn down ({q.brows:.2f} eye distances above the eyes, "
+                     f"limit {p.min_brows:g}; relaxed: about 0.32): frowning",
+                     f"brows {q.brows:.2f}", f"≥ {p.min_brows:g}"))
+    if not seen:
+        return None
+    return Breach(f"{'; '.join(m for m, _, _ in seen)} — the photos should show a neutral "
+                  "expression: mouth closed and relaxed, eyes open, brows at rest",
+                  value=seen[0][1], limit=seen[0][2])
 
 
 def _main(photo: Photo) -> Face:

@@ -57,12 +57,12 @@ def too_small(photo: Photo, p: ValidateParams) -> Breach | None:
 @photo_rule("grayscale", Severity.ERROR, Needs.PIXELS)
 def grayscale(photo: Photo, p: ValidateParams) -> Breach | None:
     assert photo.chroma is not None
-    if photo.chroma >= p.grayscale_max_chroma:
+    if photo.chroma > p.grayscale_max_chroma:
         return None
     return Breach(
-        f"the photo has no colour (mean colourfulness {photo.chroma:.1f} < "
-        f"{p.grayscale_max_chroma:g} on a 0–255 scale); hand in a colour photo without a "
-        "black-and-white filter",
+        f"the photo is black and white or a single tint such as sepia (its colour beyond a tint "
+        f"is {photo.chroma:.1f}, limit {p.grayscale_max_chroma:g}); hand in a colour photo "
+        "without a black-and-white, sepia or vintage filter",
         value=f"{photo.chroma:.1f}",
-        limit=f"≥ {p.grayscale_max_chroma:g}",
+        limit=f"> {p.grayscale_max_chroma:g}",
     )

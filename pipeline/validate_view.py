@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.findings import FINDING_COLUMNS, Severity
+from pipeline.findings import Severity
+from pipeline.formats.findings import FINDING_COLUMNS
 from pipeline.safe_text import cell_row, shown
 from pipeline.validate import ValidationResult
 
