@@ -1,18 +1,27 @@
 # The two commands in the README: `make run` (the demo pipeline) and `make test`.
-# Each makes the virtualenv on first use and reinstalls when pyproject.toml changes.
+# Each makes the virtualenv on first use and installs exactly requirements.lock (every package
+# pinned, every file's sha256 checked), again whenever the lock or pyproject.toml changes.
+# `make lock` resolves pyproject.toml's ranges afresh into requirements.lock.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LOCK := requirements.lock
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run test lint chromium bench clean
+.PHONY: run test lint lock chromium bench clean
 
-$(STAMP): pyproject.toml
+# pip and setuptools come first, from the lock, so that the rest is installed by the locked pip
+# and the one source distribution (face-recognition-models) is built by the locked setuptools
+# (--no-build-isolation: no unlocked build tools are fetched). The stamp is a copy of the lock
+# it installed, so tests/test_lock.py can check the environment against it.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	grep --no-group-separator -A1 -E '^(pip|setuptools)==' $(LOCK) > $(VENV)/bootstrap.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(VENV)/bootstrap.lock
+	$(BIN)/python -m pip install --quiet --require-hashes --no-build-isolation -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	cp $(LOCK) $(STAMP)
 
 run: $(STAMP)
 	dvc repro
@@ -39,7 +48,11 @@ chromium:
 	  || echo "make test: $(APT_GET) could not install Chromium; the browser test will be skipped"
 
 lint: $(STAMP)
-	ruff check pipeline tests bench data/make_demo.py
+	ruff check pipeline tests bench tools vendor/vega/build.py data/make_demo.py
+
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python tools/lock.py $(LOCK)
 
 clean:
-	rm -rf .facedata-cache data/interim data/processed models metrics plots reports
+	rm -rf .facedata-cache data/interim data/processed models metrics/details plots/train/metrics.json plots/train/plots/images reports dvc_plots

@@ -119,7 +119,7 @@ def run_class(work: Path, name: str) -> tuple[int, float, float]:
               f"--findings out/ingest_findings.csv && {FACEDATA} validate submissions "
               "--manifest out/manifest.csv --ingest-findings out/ingest_findings.csv "
               "--findings out/findings.csv --accepted out/accepted.csv --metrics out/validate.json "
-              "-f json -o out/audit.json")  # fmt: skip
+              "--details out/validate_details.json -f json -o out/audit.json")  # fmt: skip
     start = time.perf_counter()
     done, peak = corpus.with_peak(["sh", "-c", script], cwd, cwd=cwd, capture_output=True,
                                   text=True)  # fmt: skip

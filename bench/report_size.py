@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import random
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from pipeline.formats.accepted import FILE_COLUMNS  # noqa: E402
 from pipeline.formats.common import write_csv  # noqa: E402
 from pipeline.formats.findings import FINDING_COLUMNS  # noqa: E402
 from pipeline.formats.manifest import MANIFEST_COLUMNS  # noqa: E402
+from pipeline.formats.metrics import Record, write_record  # noqa: E402
 from pipeline.report import run_report  # noqa: E402
 
 FACES = ROOT / "tests" / "data" / "faces"
@@ -126,15 +126,15 @@ def make_class(work: Path, students: int, photos: int, size: tuple[int, int]) ->
         "findings": interim / "findings.csv",
         "accepted": interim / "accepted.csv",
         "validate_metrics": interim / "validate.json",
+        "validate_details": interim / "validate_details.json",
     }
     write_csv(paths["manifest"], MANIFEST_COLUMNS, manifest)
     write_csv(paths["findings"], FINDING_COLUMNS, findings)
     write_csv(paths["accepted"], [*FILE_COLUMNS, *VOCABULARY], accepted)
     n = len(manifest)
-    paths["validate_metrics"].write_text(
-        json.dumps({"students": students, "photos": n, "accepted": len(accepted),
-                    "rejected": n - len(accepted), "acceptance_rate": len(accepted) / n})
-    )  # fmt: skip
+    counts = {"students": students, "photos": n, "accepted": len(accepted),
+              "rejected": n - len(accepted), "acceptance_rate": len(accepted) / n}
+    write_record("validate", Record(counts), paths["validate_metrics"], paths["validate_details"])
     paths["submissions_root"] = subs
     return paths
 

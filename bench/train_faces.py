@@ -8,7 +8,7 @@ EMA as given) and every --every steps measures the face detection rate of the ev
 (`pipeline.evaluate.detect_faces`: the validator's MTCNN settings, images upscaled to 160 px)
 on --samples images from the sampling generator (the EMA). The baselines, measured in the same
 run: the real crops' rate (what a perfect generator would reach) and the untrained generator's
-(step 0). Saves the last sample grid to --out.
+(step 0). Saves the last sample grid to --out; `--json PATH` also writes the table.
 
 A handful of identities is enough to tell a trainer that learns from one that does not; it is
 not a test of diversity (the generator will reproduce these few faces).
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--out", type=Path, default=Path("train_faces.png"), help="last sample grid")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", type=Path, help="also write the table here")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -123,6 +125,14 @@ def main() -> None:
         speed = f"{step * args.batch / secs:.0f}" if secs else "-"
         print(f"| {step} | {secs:.0f} | {speed} | {g:.3f} | {d:.3f} | {dx:.3f} | {dgz:.3f} | "
               f"{rate:.3f} | {rate / real.rate if real.rate else float('nan'):.2f}x |")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "device": describe(device), "torch": torch.__version__,
+            "precision": trainer.speed.precision, "resolution": args.resolution,
+            "batch": args.batch, "real_rate": real.rate,
+            "rows": [dict(zip(("step", "seconds", "g_loss", "d_loss", "real_score",
+                               "fake_score", "rate"), row, strict=True)) for row in rows],
+        }, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

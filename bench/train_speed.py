@@ -1,16 +1,20 @@
 """How fast is our GAN training step, against the way the seeds train?
 
-In one run, on the same networks (`pipeline.gan.networks`, the model and widths given):
+In one run, on the same networks (`pipeline.gan.networks`, the model and widths given) at the
+same batch:
   (a) ours: `pipeline.gan.loop.Trainer.train_step` with the whole set as a uint8 tensor on the
       device, DiffAugment and EMA as given, bf16 autocast + channels-last + fused Adam on a GPU,
       no host synchronisation per step;
   (b) reference: the PyTorch DCGAN example's loop: torchvision ImageFolder over PNG crops
       (Resize + CenterCrop + ToTensor + Normalize) through a DataLoader (shuffle, workers),
       float32, BCELoss on a sigmoid output, `.item()` of D(x) and D(G(z)) every step, no
-      augmentation, no EMA.
-Prints images/second of each and the ratio. The crops are PNGs made from the portraits in
-tests/data/faces (shifted, mirrored and recoloured so they differ), at --crop pixels, like the
-shard stage's.
+      augmentation, no EMA;
+  (c) the ceiling: our step (same precision, layout and optimisers) on one batch made once on
+      the device: no data loading, no augmentation, no EMA, only the networks' forward and
+      backward passes and the optimiser steps, which no data pipeline can beat.
+Prints images/second of each, the ratio to the reference and the share of the ceiling. The
+crops are PNGs made from the portraits in tests/data/faces (shifted, mirrored and recoloured so
+they differ), at --crop pixels, like the shard stage's. `--json PATH` also writes the figures.
 
     python bench/train_speed.py                                   # DCGAN-64, batch 512 (GPU)
     python bench/train_speed.py --resolution 32 --batch 32 --width 16 --steps 20   # CPU, tiny
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import platform
 import tempfile
 import time
@@ -90,6 +95,34 @@ def bench_ours(paths: list[Path], spec: ModelSpec, params: TrainParams, device: 
                     conditions=torch.zeros(len(paths), 0), encoding=None, students=1,
                     stored_size=0, fingerprint="")
     trainer = Trainer(spec, params, data, device)
+    return timed(trainer, device, steps, warmup, params), trainer.speed.precision
+
+
+class PremadeBatch(Trainer):
+    """Our step on one batch prepared once on the device (the ceiling's loop)."""
+
+    def __init__(self, spec: ModelSpec, params: TrainParams, data: TrainSet,
+                 device: torch.device) -> None:
+        super().__init__(spec, dataclasses.replace(params, diffaugment="", ema_decay=0.0), data,
+                         device)
+        self._premade = super()._batch(torch.arange(self.per_rank) % self.n)
+
+    def _batch(self, index: torch.Tensor) -> torch.Tensor:
+        return self._premade
+
+
+def bench_ceiling(paths: list[Path], spec: ModelSpec, params: TrainParams, device: torch.device,
+                  steps: int, warmup: int) -> float:
+    images = np.stack([to_uint8_image(Image.open(p), spec.resolution) for p in paths])
+    data = TrainSet(images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+                    conditions=torch.zeros(len(paths), 0), encoding=None, students=1,
+                    stored_size=0, fingerprint="")
+    return timed(PremadeBatch(spec, params, data, device), device, steps, warmup, params)
+
+
+def timed(trainer: Trainer, device: torch.device, steps: int, warmup: int,
+          params: TrainParams) -> float:
+    """Images per second of `steps` train steps after `warmup` untimed ones."""
     for _ in range(warmup):
         trainer.train_step()
     sync(device)
@@ -97,8 +130,7 @@ def bench_ours(paths: list[Path], spec: ModelSpec, params: TrainParams, device: 
     for _ in range(steps):
         trainer.train_step()
     sync(device)
-    seconds = time.perf_counter() - start
-    return steps * params.batch_size / seconds, trainer.speed.precision
+    return steps * params.batch_size / (time.perf_counter() - start)
 
 
 def bench_reference(folder: Path, spec: ModelSpec, params: TrainParams, device: torch.device,
@@ -175,6 +207,7 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=TrainParams.ema_decay)
     ap.add_argument("--workers", type=int, default=4, help="reference DataLoader workers")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
 
     device = resolve_device(args.device)
@@ -188,6 +221,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="facedata-train-bench-") as tmp:
         paths = make_crops(Path(tmp), images, args.crop)
         ours, precision = bench_ours(paths, spec, params, device, args.steps, args.warmup)
+        ceiling = bench_ceiling(paths, spec, params, device, args.steps, args.warmup)
         reference = bench_reference(Path(tmp), spec, params, device,
                                     args.reference_steps or args.steps, args.warmup,
                                     args.workers)
@@ -197,11 +231,19 @@ def main() -> None:
           f"{args.width}, latent {args.latent}; {images} PNG crops of {args.crop} px; "
           f"ours: diffaugment '{args.diffaugment}', ema {args.ema}")
     rows = [("ours: uint8 set on device, no per-step sync", precision, ours),
-            ("reference: DCGAN example, DataLoader over PNGs", "fp32", reference)]
-    print(f"| {'loop':<48} | precision | {'img/s':>9} | ratio |")
-    print(f"|{'-' * 50}|-----------|{'-' * 11}|-------|")
+            ("reference: DCGAN example, DataLoader over PNGs", "fp32", reference),
+            ("ceiling: our step on one premade batch", precision, ceiling)]
+    print(f"| {'loop':<48} | precision | {'img/s':>9} | ratio | of ceiling |")
+    print(f"|{'-' * 50}|-----------|{'-' * 11}|-------|------------|")
     for label, prec, rate in rows:
-        print(f"| {label:<48} | {prec:<9} | {rate:>9.0f} | {rate / reference:>4.1f}x |")
+        print(f"| {label:<48} | {prec:<9} | {rate:>9.0f} | {rate / reference:>4.1f}x | "
+              f"{rate / ceiling:>9.0%} |")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "device": describe(device), "torch": torch.__version__, "precision": precision,
+            "setting": f"{args.model} {args.resolution}px, batch {args.batch}, widths "
+                       f"{args.width}", "ours": ours, "reference": reference,
+            "ceiling": ceiling}, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

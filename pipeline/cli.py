@@ -278,7 +278,12 @@ def validate(
     accepted: Annotated[
         Path | None, typer.Option(help="Write accepted.csv here (the pipeline stage).")
     ] = None,
-    metrics: Annotated[Path | None, typer.Option(help="Write metrics JSON here.")] = None,
+    metrics: Annotated[
+        Path | None, typer.Option(help="Write the headline metrics JSON here (for DVC).")
+    ] = None,
+    details: Annotated[
+        Path | None, typer.Option(help="Write every count, with notes, to this JSON.")
+    ] = None,
     exit_zero: Annotated[
         bool, typer.Option("--exit-zero", help="Exit 0 even when photos fail (for pipelines).")
     ] = False,
@@ -317,7 +322,7 @@ def validate(
     root = _submissions_dir(submissions)
     schema = _schema(schema)
     _together(manifest=manifest, ingest_findings=ingest_findings)
-    _together(findings=findings, accepted=accepted, metrics=metrics)
+    _together(findings=findings, accepted=accepted, metrics=metrics, details=details)
     with stage_errors(), progress_bars() as bars:
         ingested = (
             ManifestFiles(manifest, ingest_findings)
@@ -325,7 +330,8 @@ def validate(
             else run_ingest(root, params.ingest, bars)
         )
         result = run_validate(root, ingested, schema, params.validate, cache_dir, bars,
-                              findings_csv=findings, accepted_csv=accepted, metrics_json=metrics)
+                              findings_csv=findings, accepted_csv=accepted, metrics_json=metrics,
+                              details_json=details)
 
     view = View(frozenset(student) if student else None, errors_only, detail)
     unknown = sorted(set(student or ()) - set(result.students))
@@ -466,11 +472,17 @@ def report(
     validate_metrics: Annotated[Path, typer.Option(help="Metrics of validate.")] = Path(
         "metrics/validate.json"
     ),
+    validate_details: Annotated[Path, typer.Option(help="Details of validate.")] = Path(
+        "metrics/details/validate.json"
+    ),
     crop_sheet: Annotated[Path, typer.Option(help="Contact sheet of the crops.")] = Path(
         "data/processed/crops/contact_sheet.png"
     ),
     train_metrics: Annotated[Path, typer.Option(help="Metrics of train.")] = Path(
         "metrics/train.json"
+    ),
+    train_details: Annotated[Path, typer.Option(help="Details of train.")] = Path(
+        "metrics/details/train.json"
     ),
     train_plots: Annotated[Path, typer.Option(help="dvclive folder of train.")] = Path(
         "plots/train"
@@ -480,6 +492,9 @@ def report(
     ),
     evaluate_metrics: Annotated[Path, typer.Option(help="Metrics of evaluate.")] = Path(
         "metrics/evaluate.json"
+    ),
+    evaluate_details: Annotated[Path, typer.Option(help="Details of evaluate.")] = Path(
+        "metrics/details/evaluate.json"
     ),
     memorization: Annotated[Path, typer.Option(help="Near-copy pairs from evaluate.")] = Path(
         "reports/memorization"
@@ -505,13 +520,16 @@ def report(
             findings=findings,
             accepted=accepted,
             validate_metrics=validate_metrics,
+            validate_details=validate_details,
             submissions_root=submissions,
             out_dir=out_dir,
             crop_sheet=crop_sheet,
             train_metrics=train_metrics,
+            train_details=train_details,
             train_plots=train_plots,
             samples=train_samples,
             evaluate_metrics=evaluate_metrics,
+            evaluate_details=evaluate_details,
             memorization=memorization,
             feedback=feedback,
             progress=bars,
@@ -528,8 +546,11 @@ def train(
     checkpoint: Annotated[Path, typer.Option(help="Where the resumable state goes.")] = Path(
         "models/checkpoint.pt"
     ),
-    metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
+    metrics: Annotated[Path, typer.Option(help="Where the headline metrics JSON goes.")] = Path(
         "metrics/train.json"
+    ),
+    details: Annotated[Path, typer.Option(help="Where every number, with notes, goes.")] = Path(
+        "metrics/details/train.json"
     ),
     plots: Annotated[Path, typer.Option(help="dvclive folder: curves and sample grids.")] = Path(
         "plots/train"
@@ -546,7 +567,15 @@ def train(
     params = _params(params_file)
     with stage_errors():
         run_train(
-            shards, generator, checkpoint, metrics, plots, params.train, resume=resume, log=say
+            shards,
+            generator,
+            checkpoint,
+            metrics,
+            details,
+            plots,
+            params.train,
+            resume=resume,
+            log=say,
         )
 
 
@@ -554,8 +583,11 @@ def train(
 def evaluate(
     model: ModelOpt = Path("models/generator.pt"),
     shards: ShardsOpt = Path("data/processed/shards"),
-    metrics: Annotated[Path, typer.Option(help="Where the metrics JSON goes.")] = Path(
+    metrics: Annotated[Path, typer.Option(help="Where the headline metrics JSON goes.")] = Path(
         "metrics/evaluate.json"
+    ),
+    details: Annotated[Path, typer.Option(help="Where every number, with notes, goes.")] = Path(
+        "metrics/details/evaluate.json"
     ),
     samples: Annotated[Path, typer.Option(help="Where the grid of generated images goes.")] = Path(
         "reports/samples.png"
@@ -575,6 +607,7 @@ def evaluate(
             model,
             shards,
             metrics,
+            details,
             samples,
             memorization,
             params.evaluate,
@@ -582,7 +615,7 @@ def evaluate(
             bars,
             identities=params.validate.identities,
         )
-    say(f"evaluate: wrote {metrics} ({len(result)} entries)")
+    say(f"evaluate: wrote {metrics} ({len(result.values)} values) and {details}")
 
 
 @app.command()

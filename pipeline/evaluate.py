@@ -3,14 +3,16 @@
 Reads the generator (`models/generator.pt`), the shards' `index.json` and the shards of
 `evaluate.split` (the real set, val by default: students the generator never saw) and of train
 (for the memorization check; only the crops themselves, copy 0, not their augmented copies).
-Writes, to the paths it is given, the metrics (`metrics/evaluate.json`), a grid of the first
-SAMPLE_GRID generated images (`reports/samples.png`) and the memorization folder
+Writes, to the paths it is given, the headline metrics (`metrics/evaluate.json`) and their
+details (every number, the notes and the conventions: `pipeline.formats.metrics`), a grid of
+the first SAMPLE_GRID generated images (`reports/samples.png`) and the memorization folder
 (`reports/memorization/`: side-by-side PNGs of flagged near-copies, `pairs.json`).
 
 Measures, each a function registered by name (`register_measure`, as StyleGAN2-ADA's
 `metric_main` registers its metrics), run in the order registered through `calc_measure`, which
-times it; each sees one `Context` and returns its part of the metrics. Writing images is not a
-measure's job: `write_images` does it afterwards. Each next to the conventions that change it:
+times it; each sees one `Context` and returns its part of the record (values, the notes that
+explain them, the conventions behind them). Writing images is not a measure's job:
+`write_images` does it afterwards. Each next to the conventions that change it:
 
 - FID, KID and Inception Score (`pipeline.metrics_fid`) of `evaluate.samples` generated images
   against the real set; null with the reason when Inception's weights cannot be had or when
@@ -58,12 +60,19 @@ from pipeline.config import DetectParams, EvaluateParams, IdentitiesParams
 from pipeline.devices import resolve_device
 from pipeline.faces import FaceAnalyzer
 from pipeline.formats.common import FormatError
+from pipeline.formats.metrics import Record, write_record
 from pipeline.formats.shards import RESIZE, read_index, read_split
 from pipeline.gan.checkpoint import encoding_of, load_generator
 from pipeline.gan.samples import grid_image, sample, save_png
 from pipeline.identities import FaceSet, Likeness, face_set, likeness, write_likeness_pairs
 from pipeline.io import atomic_path
-from pipeline.memorization import Memorization, check_memorization, mirrored, unit_embedding
+from pipeline.memorization import (
+    NEAR_COPY_RULE,
+    Memorization,
+    check_memorization,
+    mirrored,
+    unit_embedding,
+)
 from pipeline.memorization import write_pairs as write_memorization_pairs
 from pipeline.metrics_fid import (
     CONVENTIONS,
@@ -82,7 +91,8 @@ DETECT_SIZE = 160
 DETECT_BATCH = 64
 IDENTITIES_JSON = "identities.json"
 SAMPLE_GRID = 64
-UNAVAILABLE = "unavailable: no Inception weights (inception.reason says why and where to put them)"
+UNAVAILABLE = ("unavailable: no Inception weights (the note on inception says why and where to "
+               "put them)")
 
 class EvaluateError(ValueError):
     """The stage cannot run as configured; the message says what to change."""
@@ -193,7 +203,7 @@ class Context:
     identity: IdentityCheck | None = None
 
 
-Measure = Callable[[Context], dict[str, Any]]
+Measure = Callable[[Context], Record]
 MEASURES: dict[str, Measure] = {}  # name -> measure, run in the order registered
 
 
@@ -202,8 +212,8 @@ def register_measure(fn: Measure) -> Measure:
     return fn
 
 
-def calc_measure(name: str, context: Context, timing: dict[str, float]) -> dict[str, Any]:
-    """The metrics of measure `name`, with the seconds it took put into `timing`."""
+def calc_measure(name: str, context: Context, timing: dict[str, float]) -> Record:
+    """The record of measure `name`, with the seconds it took put into `timing`."""
     started = time.perf_counter()
     result = MEASURES[name](context)
     timing[name] = time.perf_counter() - started
@@ -211,9 +221,8 @@ def calc_measure(name: str, context: Context, timing: dict[str, float]) -> dict[
 
 
 @register_measure
-def inception(c: Context) -> dict[str, Any]:
+def inception(c: Context) -> Record:
     """FID, KID and IS against the real set; leaves Inception's embeddings for memorization."""
-    metrics: dict[str, Any] = {}
     if c.inception.available:
         assert c.inception.module is not None
 
@@ -223,28 +232,30 @@ def inception(c: Context) -> dict[str, Any]:
 
         f_real = features(c.real.images, f"{c.params.split} crops")
         f_fake = features(c.fake, "generated")
-        metrics.update(_inception_metrics(f_real, f_fake, c.params.seed))
+        record = _inception_record(f_real, f_fake, c.params.seed)
         f_train = f_real if c.train is c.real else features(c.train.images, "train crops")
         f_mirror = features(mirrored(c.train.images), "mirrored train crops")
         c.spaces["inception"] = (unit_embedding(f_fake.pool), unit_embedding(f_train.pool),
                                  unit_embedding(f_mirror.pool))
     else:
-        metrics.update(_inception_metrics(None, None, c.params.seed))
+        record = _inception_record(None, None, c.params.seed)
         c.unavailable["inception"] = UNAVAILABLE
-    metrics["inception"] = {"available": c.inception.available, "weights": c.inception.source,
-                            "sha256": c.inception.sha256, "reason": c.inception.reason}
-    return metrics
+    record.values["inception"] = {"available": c.inception.available,
+                                  "weights": c.inception.source, "sha256": c.inception.sha256}
+    if c.inception.reason:
+        record.notes["inception"] = c.inception.reason
+    return record
 
 
 @register_measure
-def detection(c: Context) -> dict[str, Any]:
+def detection(c: Context) -> Record:
     """The face detection rate and pose of the generated images, and of the real set."""
     analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
     got = detect_faces(c.fake, analyzer, c.progress("Face detection: generated", len(c.fake)))
     ref = detect_faces(c.real.images, analyzer,
                        c.progress(f"Face detection: {c.params.split} crops", len(c.real.images)))
     c.boxes.update(generated=got.boxes, real=ref.boxes)
-    return {"detection": {
+    values = {"detection": {
         "rate": got.rate, "rate_real": ref.rate, "prob_limit": c.detect.face_prob,
         "faces": got.faces, "faces_real": ref.faces,
         "mean_abs_yaw": got.mean_abs_yaw, "mean_abs_pitch": got.mean_abs_pitch,
@@ -252,13 +263,18 @@ def detection(c: Context) -> dict[str, Any]:
         "mean_abs_pitch_real": ref.mean_abs_pitch, "mean_abs_roll_real": ref.mean_abs_roll,
         "upscaled_to": DETECT_SIZE,
     }}
+    notes = {"detection.rate_real": "the same detector on the real crops: what a perfect "
+             "generator would reach"}
+    return Record(values, notes)
 
 
 @register_measure
-def memorization(c: Context) -> dict[str, Any]:
+def memorization(c: Context) -> Record:
     """The nearest training crop of every generated image, in each space."""
     c.memorization = check_memorization(c.fake, c.train.images, c.spaces, c.unavailable)
-    return {"memorization": c.memorization.summary()}
+    notes = {f"memorization.{space}": why for space, why in c.memorization.unavailable.items()}
+    return Record({"memorization": c.memorization.summary()}, notes,
+                  {"near_copy_rule": NEAR_COPY_RULE})
 
 
 @dataclass(frozen=True)
@@ -296,11 +312,11 @@ class IdentityCheck:
 
 
 @register_measure
-def identity(c: Context) -> dict[str, Any]:
+def identity(c: Context) -> Record:
     """The fraction of generated images whose face is a training person's (see the module
     docstring); nothing when face recognition is off or there is no reference set."""
     if c.identities is None or not c.identities.enabled or c.reference is None:
-        return {}
+        return Record()
     analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
     same = c.identities.same_person_distance
     size = c.reference.stored_size or int(c.reference.images.shape[-1])
@@ -330,12 +346,12 @@ def identity(c: Context) -> dict[str, Any]:
             faces(c.real.images, f"{c.params.split} crops", c.boxes.get("real")), reference, same)
     generated = likeness(faces(c.fake, "generated", c.boxes.get("generated")), reference, same)
     c.identity = IdentityCheck(generated, checks, reference, size, same)
-    return {"identity_match_fraction": generated.fraction()}
+    return Record({"identity_match_fraction": generated.fraction()})
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    metrics: dict[str, Any]  # as metrics/evaluate.json holds them
+    record: Record  # what metrics/evaluate.json and its details hold
     fake: torch.Tensor
     memorization: Memorization
     identity: IdentityCheck | None = None
@@ -355,7 +371,7 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
     context = Context(fake, real, train, params, detect, inception, device, conditioned, progress,
                       identities=identities, reference=reference)
     timing = {"generate": time.perf_counter() - started}
-    metrics: dict[str, Any] = {
+    record = Record({
         "split": params.split,
         "real_images": len(real.images),
         "real_students": real.students,
@@ -364,15 +380,15 @@ def evaluate_model(generator: torch.nn.Module, meta: dict[str, Any], real: RealS
         "model": meta.get("model"),
         "resolution": int(fake.shape[-1]),
         "seed": params.seed,
-    }
+    })
     for name in MEASURES:
-        metrics.update(calc_measure(name, context, timing))
-    metrics["conventions"] = _conventions(context)
+        record.update(calc_measure(name, context, timing))
+    record.conventions.update(_conventions(context))
     timing["total"] = time.perf_counter() - started
-    metrics["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
-    metrics["device"] = str(device)
+    record.values["timing_s"] = {k: round(v, 3) for k, v in timing.items()}
+    record.values["device"] = str(device)
     assert context.memorization is not None
-    return Evaluation(metrics, fake, context.memorization, context.identity)
+    return Evaluation(record, fake, context.memorization, context.identity)
 
 
 def _generate(generator: torch.nn.Module, meta: dict[str, Any], real: RealSet, train: RealSet,
@@ -411,8 +427,9 @@ def _conventions(c: Context) -> dict[str, str]:
     }
 
 
-def _inception_metrics(f_real: Any, f_fake: Any, seed: int) -> dict[str, Any]:
-    """fid, kid_*, inception_score_* as flat keys; null values with a `_note` beside them."""
+def _inception_record(f_real: Any, f_fake: Any, seed: int) -> Record:
+    """fid, kid_*, inception_score_* as flat keys; null where there is no value, with a note
+    that says why (or what else to know)."""
     if f_real is None:
         missing = Score(None, note=UNAVAILABLE)
         fid, kid, is_fake, is_real, subset = missing, missing, missing, missing, None
@@ -421,13 +438,15 @@ def _inception_metrics(f_real: Any, f_fake: Any, seed: int) -> dict[str, Any]:
         kid, subset = kernel_distance(f_real.pool, f_fake.pool, seed)
         is_fake = inception_score(f_fake.logits, seed)
         is_real = inception_score(f_real.logits, seed)
-    return {
-        "fid": _round(fid.value), "fid_note": fid.note,
+    values = {
+        "fid": _round(fid.value),
         "kid_mean": _round(kid.value), "kid_std": _round(kid.std), "kid_subset_size": subset,
-        "kid_note": kid.note,
         "inception_score_mean": _round(is_fake.value), "inception_score_std": _round(is_fake.std),
-        "inception_score_real_mean": _round(is_real.value), "inception_score_note": is_fake.note,
+        "inception_score_real_mean": _round(is_real.value),
     }
+    notes = {key: score.note for key, score in
+             (("fid", fid), ("kid_mean", kid), ("inception_score_mean", is_fake)) if score.note}
+    return Record(values, notes)
 
 
 def _round(value: float | None) -> float | None:
@@ -470,13 +489,14 @@ def check_require_fid(params: EvaluateParams, inception: Inception, real_count: 
                             f"{params.split} split has {real_count} crops")
 
 
-def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, samples_png: Path,
-                 memorization_dir: Path, params: EvaluateParams, detect: DetectParams,
-                 progress: Progress = no_progress,
-                 identities: IdentitiesParams | None = None) -> dict[str, Any]:
-    """The stage: load, measure, write `metrics_path`, the sample grid and the memorization
-    folder; returns the metrics. EvaluateError (a message to show, not a traceback) when it
-    cannot run. `identities` (validate.identities) turns the identity check on."""
+def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, details_path: Path,
+                 samples_png: Path, memorization_dir: Path, params: EvaluateParams,
+                 detect: DetectParams, progress: Progress = no_progress,
+                 identities: IdentitiesParams | None = None) -> Record:
+    """The stage: load, measure, write `metrics_path` and `details_path`, the sample grid and
+    the memorization folder; returns the record. EvaluateError (a message to show, not a
+    traceback) when it cannot run. `identities` (validate.identities) turns the identity check
+    on."""
     model_path = Path(model_path)
     if not model_path.is_file():
         raise EvaluateError(f"no model at {model_path}; run the train stage first")
@@ -494,11 +514,5 @@ def run_evaluate(model_path: Path, shards_dir: Path, metrics_path: Path, samples
     evaluation = evaluate_model(generator, meta, real, train, params, detect, inception,
                                 progress=progress, identities=identities, reference=reference)
     write_images(evaluation, train, samples_png, memorization_dir, reference)
-    write_metrics(evaluation.metrics, Path(metrics_path))
-    return evaluation.metrics
-
-
-def write_metrics(metrics: dict[str, Any], path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+    write_record("evaluate", evaluation.record, metrics_path, details_path)
+    return evaluation.record

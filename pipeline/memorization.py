@@ -39,6 +39,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 NEAR_COPY_PERCENTILE = 1.0
+NEAR_COPY_RULE = (f"distance below percentile {NEAR_COPY_PERCENTILE:g} of the training crops' "
+                  "distances to their nearest other training crop (mirrors included, duplicates "
+                  "ignored)")
 EMBED_SIZE = 32
 PERCENTILES = (0, 1, 5, 25, 50, 75, 95, 100)
 DUPLICATE = 1e-6  # distances at or below this between training crops: the same image twice
@@ -187,14 +190,11 @@ class Memorization:
         return list(seen)
 
     def summary(self) -> dict[str, object]:
+        """Numbers per space (None for a space that could not be computed; `unavailable` says
+        why) and how many generated images any space flagged."""
         out: dict[str, object] = {name: r.summary() for name, r in self.spaces.items()}
-        for name, why in self.unavailable.items():
-            out[name] = None
-            out[f"{name}_note"] = why
+        out.update(dict.fromkeys(self.unavailable))
         out["flagged_any"] = len(self.flagged())
-        out["near_copy_rule"] = (f"distance below percentile {NEAR_COPY_PERCENTILE:g} of the "
-                                 "training crops' distances to their nearest other training "
-                                 "crop (mirrors included, duplicates ignored)")
         return out
 
 

@@ -40,6 +40,7 @@ from pipeline.formats.common import FormatError
 from pipeline.formats.feedback import read_feedback
 from pipeline.formats.findings import read_findings
 from pipeline.formats.manifest import PHOTO, ManifestRow, read_manifest_rows
+from pipeline.formats.metrics import HEADLINES, Record, read_details, read_metrics
 from pipeline.images import ImageError, decode
 from pipeline.io import atomic_path, worker_count
 from pipeline.progress import Progress, no_progress, track
@@ -52,29 +53,16 @@ MAX_SHOWN = 100
 AGE_COLUMN = "age"
 AGE_BIN = 10  # years per bar of the age histogram
 MAX_CURVE_POINTS = 400  # a curve is drawn from at most this many points (keeps the SVG small)
-# The evaluation numbers an instructor reads first (flattened metrics/evaluate.json keys), with
-# what they mean; `<key>_note` beside a key (why it is null, how it was computed) is shown too.
-HEADLINE = {
-    "fid": "Fréchet Inception Distance to the real set; lower is better. Grows as the sample "
-    "count falls and depends on the resize filter and JPEG vs PNG: compare only runs that agree "
-    "on all three (see the conventions). Undefined below 2048 samples per side.",
-    "kid_mean": "Kernel Inception Distance; lower is better. Unbiased, so usable with few samples.",
-    "inception_score_mean": "Inception Score of the generated images; higher is better. It "
-    "measures ImageNet-class confidence and variety, not face realism.",
-    "inception_score_real_mean": "Inception Score of the real images, for reference.",
-    "detection.rate": "Fraction of generated images in which MTCNN finds a face.",
-    "detection.rate_real": "The same on the real crops, for reference.",
-    "memorization.flagged_any": "Generated images flagged as near-copies of a training crop.",
-    "identity_match_fraction": "Fraction of generated images whose face is a training person's, "
-    "in any pose or light (dlib's face recognition: closer than the same-person distance). The "
-    "two rows below say what it can tell at this resolution.",
-}
 # Photos shown per student and person in the identities section: enough to see that they are
 # one person, without showing every photo of the class a second time.
 PERSON_PHOTOS = 6
 IDENTITIES_JSON = "identities.json"
+# the evaluate headline the identity check's rows go under
+IDENTITY_HEADLINE = next(h.key for h in HEADLINES["evaluate"]
+                         if h.source == "identity_match_fraction")
 
-# The training facts shown as a table (metrics/train.json keys); the rest is under "All numbers".
+# The training facts shown beside its headlines (metrics/details/train.json keys); the rest is
+# under "All numbers".
 TRAIN_HEADLINE = {
     "model": "network family (params.yaml train.model)",
     "resolution": "image side in pixels",
@@ -82,8 +70,6 @@ TRAIN_HEADLINE = {
     "epochs": "passes over the training images",
     "images": "training images",
     "students": "students in the training data",
-    "g_loss": "generator loss, last logged mean",
-    "d_loss": "discriminator loss, last logged mean",
     "real_score": "D(x): the discriminator's score of real images, last logged mean",
     "fake_score": "D(G(z)): its score of generated images, last logged mean",
     "train_seconds": "wall-clock seconds of training",
@@ -202,9 +188,9 @@ class Section:
     """A stage's outputs; `missing` says in words why there is nothing to show."""
 
     missing: str = ""
-    numbers: list[tuple[str, str, str]] = field(default_factory=list)  # key, value, note
+    numbers: list[tuple[str, str, str]] = field(default_factory=list)  # headline, value, meaning
     conventions: list[tuple[str, str, str]] = field(default_factory=list)  # what the numbers assume
-    details: list[tuple[str, str, str]] = field(default_factory=list)  # every other number
+    details: list[tuple[str, str, str]] = field(default_factory=list)  # every value, its note
     charts: list[LineChart] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
 
@@ -285,13 +271,16 @@ def run_report(
     findings: Path,
     accepted: Path,
     validate_metrics: Path,
+    validate_details: Path,
     submissions_root: Path,
     out_dir: Path,
     crop_sheet: Path | None = None,
     train_metrics: Path | None = None,
+    train_details: Path | None = None,
     train_plots: Path | None = None,
     samples: Path | None = None,
     evaluate_metrics: Path | None = None,
+    evaluate_details: Path | None = None,
     memorization: Path | None = None,
     feedback: Path | None = None,
     progress: Progress = no_progress,
@@ -299,11 +288,13 @@ def run_report(
     """Write `out_dir/index.html` and return its path.
 
     The validate outputs are required (ReportError says which is missing). The optional outputs
-    of later stages (crop contact sheet, train metrics and dvclive plots folder, sample grid,
-    evaluate metrics, the memorization folder with pair-*.png and pairs.json) each fill a
-    section when they exist; a section whose files are absent says that stage has not run. The
-    feedback folder's message to each student is shown on the student's card, with a button
-    that copies it. Students with errors come first.
+    of later stages (crop contact sheet, train metrics and details and dvclive plots folder,
+    sample grid, evaluate metrics and details, the memorization folder with pair-*.png and
+    pairs.json) each fill a section when they exist; a section whose files are absent says that
+    stage has not run. Metrics and details are read as `pipeline.formats.metrics` lays them out:
+    the headlines from the metrics file, every other value, note and convention from the
+    details. The feedback folder's message to each student is shown on the student's card, with
+    a button that copies it. Students with errors come first.
     Photos are read from `submissions_root` only to make thumbnails, refusing headers over
     `max_pixels` (validate.max_pixels); a photo that cannot be read or decoded gets a placeholder
     with the reason.
@@ -313,11 +304,10 @@ def run_report(
         photo_rows = [r for r in read_manifest_rows(Path(manifest)) if r.kind == PHOTO]
         all_findings = read_findings(Path(findings))
         attribute_columns, accepted_rows = read_accepted(Path(accepted))
+        counts = {**read_details(Path(validate_details), "validate").values,
+                  **read_metrics(Path(validate_metrics), "validate")}
     except FormatError as exc:
         raise ReportError(str(exc)) from None
-    metrics, problem = _read_json(Path(validate_metrics))
-    if metrics is None:
-        raise ReportError(f"{validate_metrics}: {problem}; run the validate stage first")
 
     thumbs = make_thumbnails(_shown(photo_rows), Path(submissions_root), params, max_pixels,
                              progress)
@@ -334,7 +324,7 @@ def run_report(
     template = _environment().get_template("report.html.j2")
     html = template.render(
         params=params,
-        metrics=metrics,
+        counts=counts,
         students=students,
         anchors=anchors,
         identities=identity_view(accepted_rows, thumbs, anchors),
@@ -346,29 +336,13 @@ def run_report(
         max_shown=MAX_SHOWN,
         accepted_count=len(accepted_rows),
         crop=_crop_section(crop_sheet),
-        train=_train_section(train_metrics, train_plots, samples),
-        evaluate=_evaluate_section(evaluate_metrics, memorization),
+        train=_train_section(train_metrics, train_details, train_plots, samples),
+        evaluate=_evaluate_section(evaluate_metrics, evaluate_details, memorization),
     )
     target = Path(out_dir) / "index.html"
     with atomic_path(target) as tmp:
         tmp.write_text(html, encoding="utf-8")
     return target
-
-
-# ---------------------------------------------------------------- inputs
-
-
-def _read_json(path: Path | None) -> tuple[dict | None, str]:
-    """The JSON object in `path`, or None and why not."""
-    if path is None or not Path(path).is_file():
-        return None, f"{path} does not exist"
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"{path} cannot be read ({exc})"
-    if not isinstance(data, dict):
-        return None, f"{path} does not hold a JSON object"
-    return data, ""
 
 
 # ---------------------------------------------------------------- thumbnails
@@ -598,55 +572,81 @@ def _crop_section(contact_sheet: Path | None) -> Section:
     return Section(figures=[_figure(Path(contact_sheet), "Aligned crops (first of the class)")])
 
 
-def _train_section(
-    metrics_path: Path | None, plots_dir: Path | None, samples: Path | None
-) -> Section:
-    metrics, _ = _read_json(metrics_path)
+def _train_section(metrics_path: Path | None, details_path: Path | None,
+                   plots_dir: Path | None, samples: Path | None) -> Section:
     series = read_series(plots_dir) if plots_dir and Path(plots_dir).is_dir() else {}
     has_samples = samples is not None and Path(samples).is_file()
-    if metrics is None and not series and not has_samples:
+    numbers = _stage_numbers("train", metrics_path, details_path)
+    if numbers.missing and not series and not has_samples:
         return Section(missing="The train stage has not run (no metrics, curves or samples).")
-    flat = {key: value for key, value, _ in _numbers(metrics or {})}
+    # a small table: the headlines and the facts a reader asks first; every other value folded
+    facts = {key: (value, note) for key, value, note in numbers.details if key in TRAIN_HEADLINE}
     return Section(
-        numbers=[(k, flat[k], note) for k, note in TRAIN_HEADLINE.items() if k in flat],
-        details=[(k, v, "") for k, v in flat.items() if k not in TRAIN_HEADLINE],
+        missing=numbers.missing,
+        numbers=numbers.numbers + [(k, facts[k][0], facts[k][1] or meaning)
+                                   for k, meaning in TRAIN_HEADLINE.items() if k in facts],
+        conventions=numbers.conventions,
+        details=[row for row in numbers.details if row[0] not in facts],
         charts=group_curves(series),
         figures=[_figure(Path(samples), "Latest samples")] if has_samples else [],
     )
 
 
-def _evaluate_section(metrics_path: Path | None, memorization: Path | None) -> Section:
-    metrics, problem = _read_json(metrics_path)
+def _evaluate_section(metrics_path: Path | None, details_path: Path | None,
+                      memorization: Path | None) -> Section:
     pairs = sorted(Path(memorization).glob("pair-*.png")) if memorization else []
-    if metrics is None and not pairs:
+    numbers = _stage_numbers("evaluate", metrics_path, details_path)
+    if numbers.missing and not pairs:
         return Section(missing="The evaluate stage has not run (no evaluation metrics).")
-    flat = {key: value for key, value, _ in _numbers(metrics or {})}
-    headline = []
-    for key, meaning in HEADLINE.items():
-        if key in flat:
-            note = flat.get(f"{key}_note", "")
-            headline.append((key, flat[key], f"{meaning} ({note})" if note.strip("—") else meaning))
-    conventions = [(k.removeprefix("conventions."), v, "") for k, v in flat.items()
-                   if k.startswith("conventions.")]  # fmt: skip
-    shown = {k for k, _, _ in headline}
-    details = [(k, v, "") for k, v in flat.items()
-               if k not in shown and not k.startswith("conventions.")]  # fmt: skip
     captions = _pair_captions(Path(memorization) / "pairs.json") if memorization else {}
     figures = [_figure(p, captions.get(p.name, p.name)) for p in pairs]
     if memorization:  # the identity check's rows go under its number, its pairs last
         checks, likeness = _identity_check(Path(memorization))
-        keys = [key for key, _, _ in headline]
-        at = keys.index("identity_match_fraction") + 1 if "identity_match_fraction" in keys \
-            else len(headline)
-        headline[at:at] = checks
+        keys = [key for key, _, _ in numbers.numbers]
+        at = keys.index(IDENTITY_HEADLINE) + 1 if IDENTITY_HEADLINE in keys \
+            else len(numbers.numbers)
+        numbers.numbers[at:at] = checks
         figures += likeness
     return Section(
-        missing=problem if metrics is None else "",
-        numbers=headline,
-        conventions=conventions,
-        details=details,
+        missing=numbers.missing,
+        numbers=numbers.numbers,
+        conventions=numbers.conventions,
+        details=numbers.details,
         figures=figures,
     )
+
+
+def _stage_numbers(stage: str, metrics_path: Path | None, details_path: Path | None) -> Section:
+    """A stage's headlines (from its metrics file, each with its meaning, the note on it and its
+    reference value), the conventions behind them and every other value with its note (from
+    the details); `missing` says why there is nothing when a file cannot be read."""
+    if metrics_path is None or details_path is None:
+        return Section(missing=f"The {stage} stage has not run.")
+    try:
+        metrics = read_metrics(Path(metrics_path), stage)
+        details = read_details(Path(details_path), stage)
+    except FormatError as exc:
+        return Section(missing=str(exc))
+    numbers, shown = [], set()
+    for h in HEADLINES[stage]:
+        meaning = h.meaning
+        if h.reference and details.value(h.reference) is not None:
+            meaning += f" On the real images: {_format(details.value(h.reference))}."
+            shown.add(h.reference)
+        if details.notes.get(h.source):
+            meaning += f" ({details.notes[h.source]})"
+        numbers.append((h.key, _format(metrics.get(h.key)), meaning))
+        shown.add(h.source)
+    conventions = [(k, v, "") for k, v in details.conventions.items()]
+    rows = [(k, v, details.notes.get(k, "")) for k, v, _ in _numbers(details.values)
+            if k not in shown]
+    rows += _notes_without_values(details, {k for k, _, _ in rows} | shown)
+    return Section(numbers=numbers, conventions=conventions, details=rows)
+
+
+def _notes_without_values(details: Record, keys: set[str]) -> list[tuple[str, str, str]]:
+    """Notes on a whole group of values (`inception`, `memorization.inception`)."""
+    return [(k, "", note) for k, note in details.notes.items() if k not in keys]
 
 
 def _pair_captions(pairs_json: Path) -> dict[str, str]:
@@ -674,10 +674,19 @@ def _pair_captions(pairs_json: Path) -> dict[str, str]:
     return captions
 
 
+def _read_json(path: Path) -> dict | None:
+    """The JSON object in `path`; None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _identity_check(memorization: Path) -> tuple[list[tuple[str, str, str]], list[Figure]]:
     """From identities.json: the identity check on real crops (what it can tell at the model's
     resolution), and the pairs of generated faces closest to a training person."""
-    data, _ = _read_json(memorization / IDENTITIES_JSON)
+    data = _read_json(memorization / IDENTITIES_JSON)
     if data is None:
         return [], []
     rows = []

@@ -16,7 +16,9 @@
   `plots/images/`: `samples.png` (the latest grid, from a fixed latent batch, refreshed at the
   end of an epoch at most every `log_every` steps), `samples/<step>.png` (a few of them kept:
   the 1st, 2nd, 4th, 8th... and the last) and `loss_curves.png`.
-- `metrics_path`: the final losses and scores, throughput and the run's facts (JSON).
+- `metrics_path` (metrics/train.json) and `details_path` (its details): the headline losses
+  for DVC, and every number of the run (the last logged means, throughput, the run's facts)
+  with the conventions behind them (`pipeline.formats.metrics`).
 
 Scores: real_score / fake_score are the mean probability D gives real / generated images
 (sigmoid of its logit; for the hinge loss that logit is not a calibrated probability, but above
@@ -29,7 +31,7 @@ shards and the checkpoint, so they must be on a shared file system.
 
 The run is set up once (`_setup`: data, the model's spec, the trainer with its loss and
 DiffAugment policy, the resumed state), then trained (`_loop`), then measured (`_metrics`) and
-written (`_write`).
+written (`_write`, with the record `_record` makes).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from PIL import Image
 
 from pipeline.config import TrainParams, as_dict
 from pipeline.devices import DeviceError, Rank, join_processes, resolve_device
+from pipeline.formats.metrics import Record, write_record
 from pipeline.formats.shards import RESIZE
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_checkpoint, save_checkpoint, save_generator
@@ -71,6 +74,7 @@ class _Outputs:
     generator: Path
     checkpoint: Path
     metrics: Path
+    details: Path
     plots: Path
 
 
@@ -94,9 +98,9 @@ class _Run:
 
 
 def run_train(shards_dir: Path, generator_path: Path, checkpoint_path: Path, metrics_path: Path,
-              plots_dir: Path, params: TrainParams, resume: bool = False,
+              details_path: Path, plots_dir: Path, params: TrainParams, resume: bool = False,
               log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Train as the module docstring says; returns the metrics written to `metrics_path`.
+    """Train as the module docstring says; returns the values written to `details_path`.
 
     TrainError (a ValueError) with an actionable message for bad settings or inputs. `log`
     receives progress lines (rank 0 only; default: stderr).
@@ -107,14 +111,15 @@ def run_train(shards_dir: Path, generator_path: Path, checkpoint_path: Path, met
         raise TrainError(str(exc)) from None
     rank, device, owns_group = join_processes(device)
     say = (log or _stderr) if rank.main else (lambda _: None)
-    out = _Outputs(Path(generator_path), Path(checkpoint_path), Path(metrics_path), Path(plots_dir))
+    out = _Outputs(Path(generator_path), Path(checkpoint_path), Path(metrics_path),
+                   Path(details_path), Path(plots_dir))
     try:
         run = _setup(Path(shards_dir), out, params, resume, rank, device, say)
         seconds = _loop(run)
-        metrics = _metrics(run, seconds)
+        record = _record(run, seconds)
         if rank.main:
-            _write(run, metrics)
-        return metrics
+            _write(run, record)
+        return record.values
     finally:
         if owns_group:
             dist.destroy_process_group()
@@ -189,12 +194,12 @@ def _loop(run: _Run) -> float:
     return time.perf_counter() - loop_start
 
 
-def _metrics(run: _Run, seconds: float) -> dict[str, Any]:
-    """What metrics/train.json holds: the run's facts, the last logged means, the speed."""
-    trainer, spec = run.trainer, run.trainer.spec
+def _record(run: _Run, seconds: float) -> Record:
+    """The run's facts, the last logged means and the speed, with what they assume."""
+    trainer, spec, params = run.trainer, run.trainer.spec, run.params
     steps_done = trainer.step - (run.resumed_from or 0)
-    images_per_second = steps_done * run.params.batch_size / max(seconds, 1e-9)
-    return {
+    images_per_second = steps_done * params.batch_size / max(seconds, 1e-9)
+    values = {
         "model": spec.model,
         "resolution": spec.resolution,
         "latent_dim": spec.latent_dim,
@@ -205,7 +210,6 @@ def _metrics(run: _Run, seconds: float) -> dict[str, Any]:
         "images": len(run.data.images),
         "students": run.data.students,
         "stored_size": run.data.stored_size,
-        "resize": RESIZE,
         **{name: round(value, 6) for name, value in run.logger.history["last"].items()},
         "images_per_second": round(images_per_second, 1),
         "train_seconds": round(seconds, 2),
@@ -217,10 +221,27 @@ def _metrics(run: _Run, seconds: float) -> dict[str, Any]:
                        "discriminator": count_parameters(trainer.d)},
         "sampled_with_ema": trainer.ema is not None,
     }
+    hinge = ("; for the hinge loss the logit is not a calibrated probability, but above 0.5 "
+             "still means 'real'") if params.loss == "hinge" else ""
+    notes = {
+        "real_score": "D(x): the mean probability D gives the real crops of a batch, before "
+        "its update" + hinge,
+        "fake_score": "D(G(z)): the same on the generated images; both near 0.5 is the "
+        "equilibrium, D(x) near 1 with D(G(z)) near 0 means D is winning" + hinge,
+        "images_per_second": "training images per second over this run's steps (set-up and "
+        "writing excluded); it depends on the machine, see device",
+    }
+    conventions = {
+        "resize": f"training crops reduced from {run.data.stored_size} px to {spec.resolution} "
+        f"px with {RESIZE}",
+        "means": f"g_loss, d_loss, real_score and fake_score are means over the last "
+        f"{params.log_every} steps",
+    }
+    return Record(values, notes, conventions)
 
 
-def _write(run: _Run, metrics: dict[str, Any]) -> None:
-    """generator.pt, the loss curves, the end of the dvclive run and the metrics (rank 0)."""
+def _write(run: _Run, record: Record) -> None:
+    """generator.pt, the loss curves, the end of the dvclive run and the record (rank 0)."""
     trainer, out = run.trainer, run.out
     save_generator(trainer.sampler(), trainer.spec, out.generator,
                    run.data.encoding if trainer.spec.model in CONDITIONAL else None,
@@ -228,10 +249,10 @@ def _write(run: _Run, metrics: dict[str, Any]) -> None:
     live = run.logger.live
     live.log_image("loss_curves.png", _loss_curves(out.plots))
     live.end()
-    with atomic_path(out.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    run.say(f"train: {trainer.step} steps, {metrics['images_per_second']:.0f} img/s; "
-            f"g_loss {metrics.get('g_loss')}, d_loss {metrics.get('d_loss')}; {out.generator}")
+    write_record("train", record, out.metrics, out.details)
+    values = record.values
+    run.say(f"train: {trainer.step} steps, {values['images_per_second']:.0f} img/s; "
+            f"g_loss {values.get('g_loss')}, d_loss {values.get('d_loss')}; {out.generator}")
 
 
 class _Logger:

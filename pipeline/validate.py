@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
@@ -19,9 +18,9 @@ from pipeline.formats.accepted import write_accepted
 from pipeline.formats.common import FormatError
 from pipeline.formats.findings import write_findings
 from pipeline.formats.manifest import ATTRIBUTES, PHOTO, Manifest, ManifestFiles, read_manifest
+from pipeline.formats.metrics import Record, write_record
 from pipeline.identities import RULE as IDENTITY_RULE
 from pipeline.identities import AcceptedFace, recognise
-from pipeline.io import atomic_path
 from pipeline.measure import ClassData, MeasureCache, Photo, PhotoFile, StudentData, measure_photos
 from pipeline.progress import Progress, no_progress
 from pipeline.roster import RULES as ROSTER_RULES
@@ -115,6 +114,15 @@ class ValidationResult:
                       for rule in [*rule_ids(), IDENTITY_RULE, "submission", *ROSTER_RULES]},
         }
 
+    def record(self) -> Record:
+        """The counts of `metrics()` with what they mean, for metrics/validate.json and its
+        details."""
+        return Record(self.metrics(), notes={
+            "rejected": "photos with at least one error finding, or with no face to crop",
+            "findings": "findings of each severity, about photos and whole submissions",
+            "rules": "error and warning findings per rule (docs/RULES.md)",
+        })
+
 
 def run_validate(
     root: Path,
@@ -127,23 +135,24 @@ def run_validate(
     findings_csv: Path | None = None,
     accepted_csv: Path | None = None,
     metrics_json: Path | None = None,
+    details_json: Path | None = None,
 ) -> ValidationResult:
     """The validate stage: the class `ingested` describes (the manifest in memory, or ingest's
-    files) judged against the vocabulary in `schema`; with the three output paths (the pipeline
-    stage), findings.csv, accepted.csv and the metrics JSON written there.
+    files) judged against the vocabulary in `schema`; with the four output paths (the pipeline
+    stage), findings.csv, accepted.csv, the headline metrics and their details written there.
 
     A ValueError (VocabularyError, FormatError) saying what to do when the vocabulary or
     ingest's files cannot be used, and a RosterError when `params.roster` names a roster that
     cannot be."""
-    outputs = (findings_csv, accepted_csv, metrics_json)
+    outputs = (findings_csv, accepted_csv, metrics_json, details_json)
     if None in outputs and any(outputs):
-        raise ValueError("findings_csv, accepted_csv and metrics_json go together")
+        raise ValueError("findings_csv, accepted_csv, metrics_json and details_json go together")
     vocabulary = load_vocabulary(schema)
     roster = load_roster(Path(params.roster)) if params.roster else None
     manifest = _read_ingested(ingested) if isinstance(ingested, ManifestFiles) else ingested
     result = validate(root, manifest, params, vocabulary, cache_dir, progress, roster=roster)
-    if findings_csv and accepted_csv and metrics_json:
-        write_outputs(result, findings_csv, accepted_csv, metrics_json)
+    if findings_csv and accepted_csv and metrics_json and details_json:
+        write_outputs(result, findings_csv, accepted_csv, metrics_json, details_json)
     return result
 
 
@@ -242,8 +251,14 @@ def validate(
 
 
 def write_outputs(
-    result: ValidationResult, findings_csv: Path, accepted_csv: Path, metrics_json: Path
+    result: ValidationResult,
+    findings_csv: Path,
+    accepted_csv: Path,
+    metrics_json: Path,
+    details_json: Path,
 ) -> None:
+    """findings.csv, accepted.csv, the headline metrics and their details
+    (`pipeline.formats.metrics`)."""
     write_findings(result.findings, findings_csv, result.verdicts())
     by_key = {(r.student, r.file): r for r in result.manifest.rows}
     photos = []
@@ -251,5 +266,4 @@ def write_outputs(
         key = (ph.student, ph.file)
         photos.append((by_key[key], ph.main_face, result.attributes.get(key, {})))
     write_accepted(accepted_csv, photos, result.attribute_columns, result.identities)
-    with atomic_path(metrics_json) as tmp:
-        tmp.write_text(json.dumps(result.metrics(), indent=2) + "\n", encoding="utf-8")
+    write_record("validate", result.record(), metrics_json, details_json)

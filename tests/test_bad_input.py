@@ -982,7 +982,7 @@ def class_run(corpus):
               f"--findings out/ingest_findings.csv && {FACEDATA} validate submissions "
               "--manifest out/manifest.csv --ingest-findings out/ingest_findings.csv "
               "--findings out/findings.csv --accepted out/accepted.csv "
-              "--metrics out/validate.json")  # fmt: skip
+              "--metrics out/validate.json --details out/validate_details.json")  # fmt: skip
     done, peak = with_peak(["sh", "-c", script], cwd, cwd=cwd, timeout=900,
                            capture_output=True, text=True)  # fmt: skip
     findings = read_findings(cwd / "out" / "findings.csv")
@@ -1133,6 +1133,7 @@ def test_the_report_of_the_class_escapes_what_students_wrote(corpus, class_run, 
     page = run_report(ReportParams(), max_pixels=ValidateParams().max_pixels,
                       manifest=out / "manifest.csv", findings=out / "findings.csv",
                       accepted=out / "accepted.csv", validate_metrics=out / "validate.json",
+                      validate_details=out / "validate_details.json",
                       submissions_root=corpus["together"], out_dir=tmp_path)  # fmt: skip
     html = page.read_text(encoding="utf-8")
     assert "<img src=x onerror" not in html

@@ -85,7 +85,8 @@ def test_failing_photo_exits_1_in_every_format(tmp_path, good_photos):
         (["validate", "subs", "--schema", "nope.yaml"], "no attribute vocabulary"),
         # no file is guessed beside another: what goes together is given together
         (["validate", "subs", "--manifest", "m.csv"], "--ingest-findings is missing"),
-        (["validate", "subs", "--findings", "f.csv"], "--accepted, --metrics is missing"),
+        (["validate", "subs", "--findings", "f.csv"],
+         "--accepted, --metrics, --details is missing"),
         (["validate", "subs", "--manifest", "m.csv", "--ingest-findings", "i.csv"],
          "m.csv does not exist; run `facedata ingest` first"),
         # a file that is no vocabulary: validate's entry point says why, the CLI exits 2

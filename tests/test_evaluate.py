@@ -25,11 +25,11 @@ from pipeline.evaluate import (
     load_split,
     run_evaluate,
     write_images,
-    write_metrics,
 )
 from pipeline.faces import FaceAnalyzer
 from pipeline.formats.crops import INDEX_COLUMNS
 from pipeline.formats.encoding import ONE_HOT, make_encoding
+from pipeline.formats.metrics import read_details, write_record
 from pipeline.metrics_fid import Inception
 from pipeline.shard import write_shards
 from tests.conftest import FACES
@@ -118,7 +118,7 @@ def test_a_copying_generator_is_caught(sets, tmp_path):
     evaluation = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT,
                                 NO_WEIGHTS)
     write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization")
-    metrics = evaluation.metrics
+    metrics = evaluation.record.values
     assert metrics["generated_images"] == 12 and metrics["real_images"] == 5
     assert metrics["memorization"]["pixels"]["flagged"] == 12
     assert metrics["memorization"]["pixels32"]["flagged"] == 12
@@ -136,24 +136,28 @@ def test_a_noise_generator_is_not_a_copier_and_not_a_face(sets, tmp_path):
     meta = {"model": "dcgan", "resolution": RES, "latent_dim": 4}
     evaluation = evaluate_model(Noise(), meta, val, train, PARAMS, DETECT, NO_WEIGHTS)
     write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization")
-    metrics = evaluation.metrics
+    record = evaluation.record
+    metrics = record.values
     assert metrics["memorization"]["flagged_any"] == 0
     assert metrics["detection"]["rate"] == 0.0 and metrics["detection"]["rate_real"] == 1.0
     assert json.loads((tmp_path / "memorization" / "pairs.json").read_text()) == []
-    # no Inception: null values with the reason beside them, never another network's numbers
+    # no Inception: null values with the reason in the notes, never another network's numbers
     for key in ("fid", "kid_mean", "inception_score_mean"):
         assert metrics[key] is None
-        assert "inception.reason" in metrics[key.replace("_mean", "") + "_note"]
-    assert metrics["inception"] == {"available": False, "weights": None, "sha256": None,
-                                    "reason": "test: no weights file"}
+        assert "the note on inception says why" in record.notes[key]
+    assert metrics["inception"] == {"available": False, "weights": None, "sha256": None}
+    assert record.notes["inception"] == "test: no weights file"
     assert metrics["memorization"]["inception"] is None
-    assert "inception.reason" in metrics["memorization"]["inception_note"]
-    conventions = metrics["conventions"]
+    assert "the note on inception says why" in record.notes["memorization.inception"]
+    conventions = record.conventions
     assert "val split: 5 original crops" in conventions["real_set"]
     assert "Lanczos" in conventions["real_set"] and "antialias" in conventions["inception_resize"]
-    path = tmp_path / "evaluate.json"
-    write_metrics(metrics, path)
-    assert json.loads(path.read_text()) == metrics
+    assert "percentile 1" in conventions["near_copy_rule"]
+    # DVC's metrics: numbers only; what could not be measured is left out, not null
+    write_record("evaluate", record, tmp_path / "evaluate.json", tmp_path / "details.json")
+    assert json.loads((tmp_path / "evaluate.json").read_text()) == {"face_rate": 0.0,
+                                                                    "copies": 0}
+    assert read_details(tmp_path / "details.json", "evaluate") == record
 
 
 class PairExtractor(nn.Module):
@@ -176,9 +180,10 @@ def test_feature_based_metrics_are_assembled(sets, tmp_path):
         bars[description] = [total, 0]
         return lambda n=1: bars[description].__setitem__(1, bars[description][1] + n)
 
-    metrics = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT, fixed,
-                             progress=progress).metrics
-    assert isinstance(metrics["fid"], float) and metrics["fid_note"] is None
+    record = evaluate_model(Copier(train.images), meta, val, train, PARAMS, DETECT, fixed,
+                            progress=progress).record
+    metrics = record.values
+    assert isinstance(metrics["fid"], float) and "fid" not in record.notes
     # every pass over images had a bar, and each bar was filled exactly
     assert sorted(bars) == ["Face detection: generated", "Face detection: val crops",
                             "Inception features: generated", "Inception features: mirrored "
@@ -186,7 +191,7 @@ def test_feature_based_metrics_are_assembled(sets, tmp_path):
                             "Inception features: val crops"]
     assert all(done == total for total, done in bars.values())
     assert bars["Face detection: generated"][0] == PARAMS.samples
-    assert metrics["kid_subset_size"] == 5 and "subsets of 5" in metrics["kid_note"]
+    assert metrics["kid_subset_size"] == 5 and "subsets of 5" in record.notes["kid_mean"]
     assert metrics["inception_score_mean"] >= 1.0
     assert metrics["memorization"]["inception"]["flagged"] == 12
 
@@ -271,4 +276,5 @@ def test_require_fid_fails_early_with_the_reason():
 def test_run_evaluate_without_a_model_says_so(tmp_path):
     with pytest.raises(EvaluateError, match="run the train stage"):
         run_evaluate(tmp_path / "generator.pt", tmp_path, tmp_path / "m.json",
-                     tmp_path / "samples.png", tmp_path / "memorization", PARAMS, DETECT)
+                     tmp_path / "details.json", tmp_path / "samples.png",
+                     tmp_path / "memorization", PARAMS, DETECT)

@@ -103,7 +103,7 @@ def test_extra_spaces_and_unavailable_ones_are_reported(train):
                                 {"inception": "no weights"})
     summary = result.summary()
     assert summary["other"]["flagged"] == 3
-    assert summary["inception"] is None and summary["inception_note"] == "no weights"
+    assert summary["inception"] is None and result.unavailable == {"inception": "no weights"}
 
 
 def test_pairs_are_written_side_by_side(train, tmp_path):

@@ -18,6 +18,7 @@ from pipeline.config import ReportParams, ValidateParams
 from pipeline.findings import Finding, Severity
 from pipeline.formats.feedback import write_feedback
 from pipeline.formats.findings import FINDING_COLUMNS, read_findings, write_findings
+from pipeline.formats.metrics import Record, write_record
 from pipeline.images import ImageError
 from pipeline.report import MAX_SHOWN, ReportError, run_report, thumbnail
 from tests.conftest import ATTRIBUTE_COLUMNS, VALID_VALUES, face, jpeg_bytes
@@ -209,16 +210,17 @@ def make_class(tmp_path: Path) -> ClassFiles:
         "findings": interim / "findings.csv",
         "accepted": interim / "accepted.csv",
         "validate_metrics": tmp_path / "validate.json",
+        "validate_details": tmp_path / "details" / "validate.json",
     }
     write_csv(paths["manifest"], MANIFEST_COLUMNS, manifest)
     write_csv(paths["findings"], FINDING_COLUMNS, findings)
     write_csv(paths["accepted"], accepted_columns, accepted_rows)
-    paths["validate_metrics"].write_text(json.dumps({
+    write_record("validate", Record({
         "students": 2, "photos": 6, "accepted": 2, "rejected": 4, "acceptance_rate": 0.3333,
         "findings": {"errors": 6, "warnings": 2, "infos": 1},
         "rules": {"count": 1, "duplicate": 2, "too_small": 1, "corrupt": 1, "expression": 1,
                   "attributes": 1, "no_face": 0},
-    }))  # fmt: skip
+    }), paths["validate_metrics"], paths["validate_details"])  # fmt: skip
     photos = [(m["student"], m["file"]) for m in manifest if m["kind"] == "photo"]
     return ClassFiles(root, paths, photos)
 
@@ -405,16 +407,18 @@ def later_stages(tmp_path: Path) -> dict:
                          "d_real": [0.9, 0.7, 0.6], "d_fake": [0.1, 0.3, 0.4]}.items():  # fmt: skip
         lines = ["timestamp\tstep\t" + name] + [f"0\t{i}\t{v}" for i, v in enumerate(values)]
         (plots / f"{name}.tsv").write_text("\n".join(lines) + "\n")
-    train_json = tmp_path / "train.json"
-    train_json.write_text(json.dumps({"steps": 3, "loss_g": 1.2}))
-    evaluate_json = tmp_path / "evaluate.json"
-    evaluate_json.write_text(json.dumps({  # the layout pipeline/evaluate.py writes
-        "generated_images": 256, "fid": None, "fid_note": "too few samples: FID needs 2048",
-        "kid_mean": 0.0123, "kid_note": "",
+    train = tmp_path / "train.json", tmp_path / "details" / "train.json"
+    write_record("train", Record({"steps": 3, "g_loss": 1.23456, "d_loss": 0.7},
+                                 {"g_loss": "mean of the last steps"},
+                                 {"resize": "PIL Lanczos"}), *train)  # fmt: skip
+    evaluate = tmp_path / "evaluate.json", tmp_path / "details" / "evaluate.json"
+    write_record("evaluate", Record({  # the layout pipeline/evaluate.py writes
+        "generated_images": 256, "fid": None, "kid_mean": 0.0123,
         "detection": {"rate": 0.25, "rate_real": 0.98},
-        "memorization": {"flagged_any": 1},
-        "conventions": {"inception_resize": "bilinear, antialias", "fid_bias": "equal counts"},
-    }))  # fmt: skip
+        "memorization": {"flagged_any": 1, "inception": None},
+    }, {"fid": "too few samples: FID needs 2048", "inception": "no weights file here",
+        "memorization.inception": "no Inception"},
+        {"inception_resize": "bilinear, antialias", "fid_bias": "equal counts"}), *evaluate)
     grid = tmp_path / "samples.png"
     Image.new("RGB", (64, 64), (200, 30, 30)).save(grid)
     pairs = tmp_path / "memorization"
@@ -427,10 +431,12 @@ def later_stages(tmp_path: Path) -> dict:
     Image.new("RGB", (32, 32), (0, 0, 255)).save(sheet)
     return dict(
         crop_sheet=sheet,
-        train_metrics=train_json,
+        train_metrics=train[0],
+        train_details=train[1],
         train_plots=tmp_path / "dvclive",
         samples=grid,
-        evaluate_metrics=evaluate_json,
+        evaluate_metrics=evaluate[0],
+        evaluate_details=evaluate[1],
         memorization=pairs,
     )
 
@@ -448,16 +454,24 @@ def test_training_and_evaluation_sections_when_present(klass, tmp_path):
     assert sorted(p.attrs["data-series"] for p in scores) == ["d_fake", "d_real"]
     assert train.one("img", cls="figure").attrs["src"].startswith("data:image/png;base64,")
     evaluation = doc.one("section", id="evaluate")
+    # the headlines as DVC compares them, each with its meaning, the note on it, its reference
     headline = {tr.one("th").text(): tr for tr in evaluation.one("table", cls="numbers").children}
-    assert list(headline) == ["fid", "kid_mean", "detection.rate", "detection.rate_real",
-                              "memorization.flagged_any"]  # fmt: skip
+    assert list(headline) == ["fid", "kid", "is", "face_rate", "copies"]
     fid = headline["fid"].find_all("td")
     assert fid[0].text() == "—" and "(too few samples: FID needs 2048)" in fid[1].text()
-    assert headline["kid_mean"].find_all("td")[0].text() == "0.0123"
-    assert headline["detection.rate"].find_all("td")[0].text() == "0.25"
+    assert headline["kid"].find_all("td")[0].text() == "0.0123"
+    face_rate = headline["face_rate"].find_all("td")
+    assert face_rate[0].text() == "0.25" and "On the real images: 0.98." in face_rate[1].text()
+    assert headline["copies"].find_all("td")[0].text() == "1"
     conventions = evaluation.one("table", cls="conventions").text()
     assert "inception_resize bilinear, antialias" in conventions
-    assert "generated_images 256" in evaluation.one("table", cls="details").text()
+    details = evaluation.one("table", cls="details").text()
+    assert "generated_images 256" in details and "memorization.inception — no Inception" in details
+    assert "inception no weights file here" in details
+    assert "detection.rate_real" not in details  # shown beside its headline
+    numbers = train.one("table", cls="numbers").text()
+    assert "g_loss 1.235" in numbers and "(mean of the last steps)" in numbers
+    assert "steps 3" in train.one("table", cls="details").text()
     pair = evaluation.one("figure", cls="stage-figure")
     assert pair.one("img").attrs["src"].startswith("data:image/png;base64,")
     assert "nearest training crop ada/<b>a</b> (mirrored), pixels distance 0.5 < 0.9" in (
@@ -499,7 +513,8 @@ def test_report_of_the_demo_class(tmp_path):
     result = validate(DEMO, manifest, params.validate, load_vocabulary(SCHEMA), tmp_path / "cache")
     interim = tmp_path / "interim"
     write_manifest(manifest, interim / "manifest.csv", interim / "ingest_findings.csv")
-    write_outputs(result, interim / "findings.csv", interim / "accepted.csv", interim / "v.json")
+    write_outputs(result, interim / "findings.csv", interim / "accepted.csv", interim / "v.json",
+                  interim / "vd.json")
     index = run_report(
         params.report,
         max_pixels=params.validate.max_pixels,
@@ -507,6 +522,7 @@ def test_report_of_the_demo_class(tmp_path):
         findings=interim / "findings.csv",
         accepted=interim / "accepted.csv",
         validate_metrics=interim / "v.json",
+        validate_details=interim / "vd.json",
         submissions_root=DEMO,
         out_dir=tmp_path / "reports",
     )

@@ -119,7 +119,8 @@ def shards(tmp_path_factory, crops) -> Path:
 def train(shards: Path, out: Path, params: TrainParams, resume: bool = False,
           log: list[str] | None = None) -> dict:
     return run_train(shards, out / "models" / "generator.pt", out / "models" / "checkpoint.pt",
-                     out / "metrics" / "train.json", out / "plots", params, resume=resume,
+                     out / "metrics" / "train.json", out / "metrics" / "details.json",
+                     out / "plots", params, resume=resume,
                      log=(log.append if log is not None else lambda _: None))
 
 
@@ -155,7 +156,12 @@ def test_each_model_trains_a_few_steps_and_writes_its_outputs(shards, crops, tmp
         assert math.isfinite(metrics[name])
     assert 0 < metrics["real_score"] < 1 and 0 < metrics["fake_score"] < 1
     assert metrics["steps"] == 6 and metrics["epochs"] == 6 / (10 // 4)
-    assert json.loads((tmp_path / "metrics" / "train.json").read_text()) == metrics
+    details = json.loads((tmp_path / "metrics" / "details.json").read_text())
+    assert details["values"] == metrics and "D(G(z))" in details["notes"]["fake_score"]
+    assert "PIL Lanczos" in details["conventions"]["resize"]
+    # what DVC compares: the headline losses, rounded, nothing else
+    headline = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    assert headline == {k: pytest.approx(metrics[k], rel=1e-3) for k in ("g_loss", "d_loss")}
 
     # dvclive series: window means every log_every steps, epoch means at each epoch's end
     assert [s for s, _ in series(tmp_path, "g_loss")] == [2, 4, 6]
@@ -251,6 +257,25 @@ def test_a_resumed_run_equals_an_uninterrupted_one(shards, tmp_path):
     assert again["g_loss"] == metrics["g_loss"]
 
 
+def test_the_same_settings_on_the_same_machine_train_the_same_generator(shards, tmp_path):
+    """What the README promises for training: on one machine (same processor, same torch, CPU),
+    the same shards and params give the same weights, bit for bit, and the same metrics; another
+    seed gives other weights (so the check can fail)."""
+    params = tiny(model="cdcgan", steps=6)
+    first = train(shards, tmp_path / "first", params)
+    second = train(shards, tmp_path / "second", params)
+    other = train(shards, tmp_path / "other", dataclasses.replace(params, seed=1))
+    nets = {run: torch.load(tmp_path / run / "models" / "checkpoint.pt", weights_only=True)
+            for run in ("first", "second", "other")}
+    for net in ("generator", "discriminator", "ema"):
+        for key, value in nets["first"][net].items():
+            assert torch.equal(value, nets["second"][net][key]), (net, key)
+    assert not all(torch.equal(v, nets["other"]["generator"][k])
+                   for k, v in nets["first"]["generator"].items())
+    assert first["g_loss"] == second["g_loss"] and first["d_loss"] == second["d_loss"]
+    assert other["g_loss"] != first["g_loss"]
+
+
 def test_resume_starts_afresh_when_it_cannot_continue(shards, tmp_path):
     log: list[str] = []
     assert train(shards, tmp_path, tiny(), resume=True, log=log)["resumed_from"] is None
@@ -268,7 +293,8 @@ from pipeline.config import TrainParams
 from pipeline.train import run_train
 out, shards, params = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 run_train(shards, out / "models" / "generator.pt", out / "models" / "checkpoint.pt",
-          out / "metrics" / "train.json", out / "plots", TrainParams(**params))
+          out / "metrics" / "train.json", out / "metrics" / "details.json", out / "plots",
+          TrainParams(**params))
 """
 
 
@@ -321,7 +347,7 @@ def test_two_processes_under_torchrun_train_with_ddp_on_gloo(shards, tmp_path):
                            json.dumps(params)], cwd=ROOT, env=_subprocess_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    metrics = json.loads((tmp_path / "metrics" / "train.json").read_text())
+    metrics = json.loads((tmp_path / "metrics" / "details.json").read_text())["values"]
     assert metrics["processes"] == 2 and metrics["steps"] == 4
     assert math.isfinite(metrics["g_loss"])
     assert done.stderr.count("train: 4 steps") == 1  # rank 0 alone reports

@@ -76,7 +76,8 @@ def test_outputs(tmp_path):
     make_class(root)
     result = run(root, tmp_path / "cache")
     out = tmp_path / "out"
-    write_outputs(result, out / "findings.csv", out / "accepted.csv", out / "validate.json")
+    write_outputs(result, out / "findings.csv", out / "accepted.csv", out / "validate.json",
+                  out / "details.json")
     rows = read_rows(out / "accepted.csv")
     assert {r["file"] for r in rows} == {"p1.jpg", "p2.jpg"}
     p1 = next(r for r in rows if r["file"] == "p1.jpg")
@@ -86,9 +87,12 @@ def test_outputs(tmp_path):
     assert x1 < float(p1["left_eye_x"]) < float(p1["right_eye_x"]) < x2
     assert x2 > 640  # beyond the 640 px detection copy
     assert p1["eye_colour"] == "blue" and p1["age"] == "70"
-    metrics = json.loads((out / "validate.json").read_text())
-    assert metrics["photos"] == 3 and metrics["accepted"] == 2
-    assert metrics["rules"]["too_small"] == 1 and metrics["findings"]["errors"] >= 1
+    # the headlines DVC compares, and every count with its notes beside them
+    assert json.loads((out / "validate.json").read_text()) == {"photos": 3, "accepted": 2}
+    details = json.loads((out / "details.json").read_text())
+    assert details["values"]["rules"]["too_small"] == 1
+    assert details["values"]["findings"]["errors"] >= 1 and details["values"]["rejected"] == 1
+    assert "docs/RULES.md" in details["notes"]["rules"]
     findings = read_rows(out / "findings.csv")
     assert any(f["rule"] == "too_small" and f["file"] == "p3.jpg" for f in findings)
 
