@@ -266,7 +266,7 @@ def test_formula_looking_cells_are_neutralised_in_every_csv(tmp_path, good_photo
     table = table.replace(",none\n", ',"=HYPERLINK(""http://x"",""y"")"\n', 1)
     write_student(cwd / "subs", "@eve", photos, attributes=table.encode())
     out = facedata("validate", "subs", "-f", "csv", "-o", "audit.csv", "--findings", "f.csv",
-                   "--accepted", "a.csv", "--metrics", "m.json", cwd=cwd)
+                   "--accepted", "a.csv", "--metrics", "m.json", "--details", "d.json", cwd=cwd)
     assert out.returncode == 1, out.stderr
     audit = (cwd / "audit.csv").read_bytes()
     assert audit.startswith(b"\xef\xbb\xbf") and audit == (cwd / "f.csv").read_bytes()

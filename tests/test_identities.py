@@ -184,7 +184,8 @@ def test_a_submission_showing_several_people_says_how_many(klass):
 
 def test_identities_reach_accepted_csv_and_a_rerun_embeds_nothing(klass, tmp_path):
     root, cache, result = klass
-    write_outputs(result, tmp_path / "f.csv", tmp_path / "accepted.csv", tmp_path / "v.json")
+    write_outputs(result, tmp_path / "f.csv", tmp_path / "accepted.csv", tmp_path / "v.json",
+                  tmp_path / "v-details.json")
     _, rows = read_accepted(tmp_path / "accepted.csv")
     assert identities_of(rows) == result.identities
     stored = {p: p.stat().st_mtime_ns for p in cache.rglob("*.npy")}
@@ -216,7 +217,8 @@ def test_severities_are_the_instructors_and_recognition_can_be_off(klass, tmp_pa
     off = run(root, tmp_path / "cache", enabled=False)
     assert off.identities == {} and identity_findings(off) == []
     assert not list((tmp_path / "cache").glob("identities-*"))
-    write_outputs(off, tmp_path / "f.csv", tmp_path / "accepted.csv", tmp_path / "v.json")
+    write_outputs(off, tmp_path / "f.csv", tmp_path / "accepted.csv", tmp_path / "v.json",
+                  tmp_path / "v-details.json")
     _, rows = read_accepted(tmp_path / "accepted.csv")
     assert len(rows) == 8 and identities_of(rows) == {}
 
@@ -270,7 +272,8 @@ def test_students_who_share_a_person_land_on_one_side_of_the_split(klass, tmp_pa
 
     root, _, result = klass
     out = tmp_path / "interim"
-    write_outputs(result, out / "findings.csv", out / "accepted.csv", out / "validate.json")
+    write_outputs(result, out / "findings.csv", out / "accepted.csv", out / "validate.json",
+                  out / "validate-details.json")
     run_crop(out / "accepted.csv", root, tmp_path / "crops", CropParams(size=64),
              ValidateParams().max_pixels)
     run_augment(tmp_path / "crops", tmp_path / "augmented", AugmentParams(copies=0))
@@ -340,7 +343,7 @@ def check(aligned, shown: list[str], tmp_path: Path, identities: IdentitiesParam
     write_images(evaluation, train, tmp_path / "samples.png", tmp_path / "memorization",
                  reference)
     details = tmp_path / "memorization" / "identities.json"
-    return evaluation.metrics, json.loads(details.read_text()) if details.is_file() else None
+    return evaluation.record.values, json.loads(details.read_text()) if details.is_file() else None
 
 
 def test_training_crops_at_the_models_resolution_read_as_training_people(aligned, tmp_path):

@@ -18,7 +18,7 @@ from pipeline.config import ReportParams, ValidateParams
 from pipeline.findings import Finding, Severity
 from pipeline.formats.feedback import write_feedback
 from pipeline.formats.findings import FINDING_COLUMNS, read_findings, write_findings
-from pipeline.formats.metrics import Record, write_record
+from pipeline.formats.metrics import Record, read_details, write_record
 from pipeline.images import ImageError
 from pipeline.report import MAX_SHOWN, ReportError, run_report, thumbnail
 from tests.conftest import ATTRIBUTE_COLUMNS, VALID_VALUES, face, jpeg_bytes
@@ -456,7 +456,7 @@ def test_training_and_evaluation_sections_when_present(klass, tmp_path):
     evaluation = doc.one("section", id="evaluate")
     # the headlines as DVC compares them, each with its meaning, the note on it, its reference
     headline = {tr.one("th").text(): tr for tr in evaluation.one("table", cls="numbers").children}
-    assert list(headline) == ["fid", "kid", "is", "face_rate", "copies"]
+    assert list(headline) == ["fid", "kid", "is", "face_rate", "copies", "id_match"]
     fid = headline["fid"].find_all("td")
     assert fid[0].text() == "—" and "(too few samples: FID needs 2048)" in fid[1].text()
     assert headline["kid"].find_all("td")[0].text() == "0.0123"
@@ -471,7 +471,7 @@ def test_training_and_evaluation_sections_when_present(klass, tmp_path):
     assert "detection.rate_real" not in details  # shown beside its headline
     numbers = train.one("table", cls="numbers").text()
     assert "g_loss 1.235" in numbers and "(mean of the last steps)" in numbers
-    assert "steps 3" in train.one("table", cls="details").text()
+    assert "steps 3" in numbers  # a fact a reader asks first, beside the headlines
     pair = evaluation.one("figure", cls="stage-figure")
     assert pair.one("img").attrs["src"].startswith("data:image/png;base64,")
     assert "nearest training crop ada/<b>a</b> (mirrored), pixels distance 0.5 < 0.9" in (
@@ -586,8 +586,9 @@ def test_without_identities_the_section_says_why(klass, tmp_path):
 
 def test_the_identity_check_of_generated_faces_is_shown_with_its_pairs(klass, tmp_path):
     later = later_stages(tmp_path)
-    metrics = json.loads(later["evaluate_metrics"].read_text())
-    later["evaluate_metrics"].write_text(json.dumps({**metrics, "identity_match_fraction": 0.25}))
+    details = read_details(later["evaluate_details"], "evaluate")
+    details.values["identity_match_fraction"] = 0.25
+    write_record("evaluate", details, later["evaluate_metrics"], later["evaluate_details"])
     Image.new("RGB", (260, 142), (200, 200, 30)).save(later["memorization"] / "identity-000.png")
     (later["memorization"] / "identities.json").write_text(json.dumps({
         "same_person_distance": 0.6,
@@ -599,7 +600,7 @@ def test_the_identity_check_of_generated_faces_is_shown_with_its_pairs(klass, tm
     _, doc = render(klass, tmp_path / "reports", **later)
     evaluation = doc.one("section", id="evaluate")
     keys = [tr.one("th").text() for tr in evaluation.one("table", cls="numbers").children]
-    at = keys.index("identity_match_fraction")
+    at = keys.index("id_match")
     assert keys[at + 1:at + 3] == ["identity: train crops read as training people",
                                    "identity: val crops read as training people"]
     captions = [f.one("figcaption").text() for f in evaluation.find_all("figure",
@@ -672,15 +673,16 @@ def test_without_the_feedback_stage_the_cards_say_so(klass, tmp_path):
 
 def test_training_is_a_small_table_and_curves_not_every_key(klass, tmp_path):
     later = later_stages(tmp_path)
-    later["train_metrics"].write_text(json.dumps({
+    write_record("train", Record({
         "model": "dcgan", "steps": 300, "g_loss": 1.234567, "d_loss": 0.5, "images": 40,
         "train_seconds": 15.2, "device": "cpu", "stored_size": 64, "precision": "fp32",
         "parameters": {"generator": 1000, "discriminator": 900},
-    }))  # fmt: skip
+    }), later["train_metrics"], later["train_details"])  # fmt: skip
     _, doc = render(klass, tmp_path / "reports", **later)
     train = doc.one("section", id="train")
     headline = [tr.one("th").text() for tr in train.one("table", cls="numbers").children]
-    assert headline == ["model", "steps", "images", "g_loss", "d_loss", "train_seconds", "device"]
+    # the headlines DVC compares, then the facts a reader asks first
+    assert headline == ["g_loss", "d_loss", "model", "steps", "images", "train_seconds", "device"]
     assert "1.235" in train.one("table", cls="numbers").text()
     details = [tr.one("th").text() for tr in train.one("table", cls="details").children]
     assert details == ["stored_size", "precision", "parameters.generator",
