@@ -104,7 +104,8 @@ def timed_validate(work: Path, subs: Path, params: Path) -> tuple[float, list[st
     interim = work / "interim"
     args = [FACEDATA, "validate", subs, "--params", params, "--schema", SCHEMA,
             "--findings", interim / "findings.csv", "--accepted", interim / "accepted.csv",
-            "--metrics", interim / "validate.json", "--cache-dir", work / "cache", "--exit-zero"]
+            "--metrics", interim / "validate.json", "--details", interim / "validate_details.json",
+            "--cache-dir", work / "cache", "--exit-zero"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     start = time.perf_counter()
     done = subprocess.run(list(map(str, args)), capture_output=True, text=True, env=env,
@@ -155,7 +156,8 @@ def main() -> None:
 
     start = time.perf_counter()
     index = run_report(params.report, max_pixels=params.validate.max_pixels, **files,
-                       validate_metrics=interim / "validate.json", submissions_root=subs,
+                       validate_metrics=interim / "validate.json",
+                       validate_details=interim / "validate_details.json", submissions_root=subs,
                        out_dir=work / "reports", feedback=work / "reports" / "feedback")
     report_s = time.perf_counter() - start
 

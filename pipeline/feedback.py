@@ -79,6 +79,7 @@ ADVICE: dict[str, Advice] = {
 FALLBACK = Advice("a problem", "see the reason given")
 TABLE_RULE = "attributes"
 SUBMISSION_RULE = "submission"
+IDENTITY_RULE = "identity"
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def message(student: str, handed_in: int, accepted: int, findings: list[Finding]
     else:
         lines.append("No photos from you were received.")
     blocks = [
-        ("Your submission:", [_line(_reason(f), _advice(f.rule)) for f in submission]),
+        ("Your submission:", _submission(submission)),
         ("Photos to redo:", _grouped(redo)),
         ("Attribute table, rows to correct:", _capped(
             [_line(f"{f.file}: {f.message}" if f.file else f.message) for f in table],
@@ -180,11 +181,23 @@ def _grouped(findings: list[Finding]) -> list[str]:
     return lines
 
 
+def _submission(findings: list[Finding]) -> list[str]:
+    """A line per finding about the whole submission; a person shared with other students is
+    one line, which names none of them (the validator's messages do, for the instructor)."""
+    shared = [f for f in findings if f.rule == IDENTITY_RULE and f.related]
+    lines = [_line(_reason(f), _advice(f.rule)) for f in findings if f not in shared]
+    others = {f.related.split("/", 1)[0] for f in shared}
+    if others:
+        where = ("another student's photos" if len(others) == 1 else
+                 f"the photos of {len(others)} other students")
+        lines.insert(0, _line(f"a person in your photos is also in {where}",
+                              _advice(IDENTITY_RULE)))
+    return lines
+
+
 def _reason(f: Finding) -> str:
     if f.rule == "duplicate" and f.related and not f.related.startswith(f"{f.student}/"):
         return "the same photo was also handed in by another student"
-    if f.rule == "identity" and f.related:  # the validator's message names the other student
-        return "a person in your photos is also in another student's photos"
     if f.rule == "duplicate" and f.related:
         return f"a copy of {f.related.split('/', 1)[1]}"
     return f.message

@@ -88,6 +88,12 @@ def test_a_person_shared_with_another_student_is_told_without_naming_them():
                      unit="embedding_distance", comparison=">=", related="bob/b.jpg")
     text = message("ada", 2, 2, [shared])
     assert "bob" not in text and "also in another student's photos" in text
+    # shared with many: one line, naming nobody
+    many = [Finding("ada", "", IDENTITY_RULE, Severity.WARNING, f"person 3 ... {s}'s ...",
+                    related=f"{s}/x.jpg") for s in ("bob", "cy", "dee")]
+    text = message("ada", 2, 2, many)
+    assert text.count("also in the photos of 3 other students") == 1
+    assert not any(s in text for s in ("bob", "cy", "dee"))
 
 
 def test_one_message_per_student_saying_what_to_redo_and_how(ada_class, tmp_path):
