@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import jinja2
 
@@ -50,6 +51,7 @@ THUMB_QUALITY = 80  # JPEG quality of thumbnails: faces stay recognisable at a t
 # Photos, and findings of each kind, shown per student: over twice the 40 photos a course asks
 # for, and a page of 40 × 100 thumbnails still opens quickly.
 MAX_SHOWN = 100
+_PerStudent = TypeVar("_PerStudent", ManifestRow, Finding)  # what is capped per student
 AGE_COLUMN = "age"
 AGE_BIN = 10  # years per bar of the age histogram
 MAX_CURVE_POINTS = 400  # a curve is drawn from at most this many points (keeps the SVG small)
@@ -390,24 +392,18 @@ def make_thumbnails(
 
 def _shown(photo_rows: list[ManifestRow]) -> list[ManifestRow]:
     """The manifest photos the page shows: each student's first MAX_SHOWN by file name."""
-    rows = sorted(photo_rows, key=lambda r: (r.student, r.file))
-    seen: Counter = Counter()
-    shown = []
-    for r in rows:
-        seen[r.student] += 1
-        if seen[r.student] <= MAX_SHOWN:
-            shown.append(r)
-    return shown
+    return _capped(sorted(photo_rows, key=lambda r: (r.student, r.file)))[0]
 
 
-def _capped(findings: list[Finding]) -> tuple[list[Finding], dict[str, int]]:
-    """At most MAX_SHOWN findings per student, and how many more each student has."""
+def _capped(items: Iterable[_PerStudent]) -> tuple[list[_PerStudent], dict[str, int]]:
+    """At most MAX_SHOWN items (photos, findings) per student, in order, and how many more each
+    student has."""
     seen: Counter = Counter()
     shown = []
-    for f in findings:
-        seen[f.student] += 1
-        if seen[f.student] <= MAX_SHOWN:
-            shown.append(f)
+    for item in items:
+        seen[item.student] += 1
+        if seen[item.student] <= MAX_SHOWN:
+            shown.append(item)
     return shown, {s: n - MAX_SHOWN for s, n in seen.items() if n > MAX_SHOWN}
 
 
@@ -651,12 +647,7 @@ def _notes_without_values(details: Record, keys: set[str]) -> list[tuple[str, st
 
 def _pair_captions(pairs_json: Path) -> dict[str, str]:
     """png name -> 'generated #i: nearest training crop <key> (<space> distance d < t)'."""
-    data = None
-    if pairs_json.is_file():
-        try:
-            data = json.loads(pairs_json.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            data = None
+    data = _read_json(pairs_json)
     captions = {}
     for record in data if isinstance(data, list) else []:
         if not isinstance(record, dict) or not isinstance(record.get("png"), str):
@@ -674,20 +665,20 @@ def _pair_captions(pairs_json: Path) -> dict[str, str]:
     return captions
 
 
-def _read_json(path: Path) -> dict | None:
-    """The JSON object in `path`; None when it is missing, unreadable or not an object."""
+def _read_json(path: Path) -> Any:
+    """What the JSON file at `path` holds; None when it is missing or unreadable (the caller
+    checks the shape: these files are the evaluate stage's, shown as far as they make sense)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
-    return data if isinstance(data, dict) else None
 
 
 def _identity_check(memorization: Path) -> tuple[list[tuple[str, str, str]], list[Figure]]:
     """From identities.json: the identity check on real crops (what it can tell at the model's
     resolution), and the pairs of generated faces closest to a training person."""
     data = _read_json(memorization / IDENTITIES_JSON)
-    if data is None:
+    if not isinstance(data, dict):
         return [], []
     rows = []
     checks = data.get("self_check")
