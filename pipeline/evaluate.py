@@ -49,6 +49,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,11 @@ class Context:
         default_factory=dict)
     identity: IdentityCheck | None = None
 
+    @cached_property
+    def analyzer(self) -> FaceAnalyzer:
+        """The validator's detector on this run's device, one for every measure that detects."""
+        return FaceAnalyzer(replace(self.detect, device=str(self.device)))
+
 
 Measure = Callable[[Context], Record]
 MEASURES: dict[str, Measure] = {}  # name -> measure, run in the order registered
@@ -250,7 +256,7 @@ def inception(c: Context) -> Record:
 @register_measure
 def detection(c: Context) -> Record:
     """The face detection rate and pose of the generated images, and of the real set."""
-    analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
+    analyzer = c.analyzer
     got = detect_faces(c.fake, analyzer, c.progress("Face detection: generated", len(c.fake)))
     ref = detect_faces(c.real.images, analyzer,
                        c.progress(f"Face detection: {c.params.split} crops", len(c.real.images)))
@@ -317,7 +323,7 @@ def identity(c: Context) -> Record:
     docstring); nothing when face recognition is off or there is no reference set."""
     if c.identities is None or not c.identities.enabled or c.reference is None:
         return Record()
-    analyzer = FaceAnalyzer(replace(c.detect, device=str(c.device)))
+    analyzer = c.analyzer
     same = c.identities.same_person_distance
     size = c.reference.stored_size or int(c.reference.images.shape[-1])
 
