@@ -85,6 +85,15 @@ def write_student(
     return folder
 
 
+def is_number(text: str) -> bool:
+    """Whether a CSV cell reads as a number (a spreadsheet takes it as one, not as a formula)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def tree_digest(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -50,6 +50,7 @@ from tests.conftest import (
     VALID_VALUES,
     attributes_csv,
     face,
+    is_number,
     jpeg_bytes,
 )
 
@@ -1087,22 +1088,14 @@ def test_csv_outputs_neutralise_formulas_and_round_trip(corpus, class_run):
     with (out / "findings.csv").open(newline="", encoding="utf-8") as fh:
         cells = [c for r in csv.reader(fh) for c in r]
     assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
-    assert not [c for c in cells if c[:1] == "-" and not _number(c)]
+    assert not [c for c in cells if c[:1] == "-" and not is_number(c)]
     assert "'=1+2.jpg" in cells and "'-x.jpg" in cells
     with (out / "accepted.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     marks = {(r["student"], r["file"]): r["identification_mark"] for r in rows}
     assert marks[("formula_file_name_accepted", "'=p.jpg")] == "none"
     assert marks[("formula_in_a_value", "p.jpg")] == "'=hyperlink(\"http://x\";\"y\")"
-    assert rows and all(_number(r[axis]) for r in rows for axis in ("yaw", "pitch", "roll"))
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    assert rows and all(is_number(r[axis]) for r in rows for axis in ("yaw", "pitch", "roll"))
 
 
 def test_a_read_error_while_listing_never_stops_the_class(tmp_path):

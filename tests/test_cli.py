@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from tests.conftest import DEMO, ROOT, SCHEMA, attributes_csv, face, jpeg_bytes, write_student
+from tests.conftest import (
+    DEMO,
+    ROOT,
+    SCHEMA,
+    attributes_csv,
+    face,
+    is_number,
+    jpeg_bytes,
+    write_student,
+)
 
 FACEDATA = shutil.which("facedata", path=str(Path(sys.executable).parent))
 
@@ -272,19 +281,11 @@ def test_formula_looking_cells_are_neutralised_in_every_csv(tmp_path, good_photo
     assert audit.startswith(b"\xef\xbb\xbf") and audit == (cwd / "f.csv").read_bytes()
     cells = [c for r in csv.reader(io.StringIO(audit.decode("utf-8-sig"))) for c in r]
     risky = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
-    assert all(_is_number(c) for c in risky), risky  # -0.05 stays a number
+    assert all(is_number(c) for c in risky), risky  # -0.05 stays a number
     assert {"'@eve", "'=1+2.jpg", "'+p.jpg", "'-p.jpg"} <= set(cells)
     assert any('"@SUM(A1).jpg", which was not handed in' in c for c in cells)
     accepted = (cwd / "a.csv").read_text(encoding="utf-8")
     assert "'=hyperlink(" in accepted.lower() and "\n=" not in accepted and ",=" not in accepted
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def test_help_reads_like_click(tmp_path):
