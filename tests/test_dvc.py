@@ -1,5 +1,7 @@
 """Real `dvc repro` in a temporary git repo: stages run, and re-run only when inputs change."""
 
+import csv
+import io
 import json
 import os
 import re
@@ -11,17 +13,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DEMO, ROOT
+from pipeline.formats.metrics import HEADLINES
+from tests.conftest import DEMO, ROOT, is_number
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
-def run(cmd, cwd):
+def run(cmd, cwd, stderr=True):
+    """stdout, and stderr after it unless `stderr` is false (for output that is parsed)."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, f"{cmd} failed:\n{out.stdout}\n{out.stderr}"
-    return out.stdout + out.stderr
+    return out.stdout + out.stderr if stderr else out.stdout
 
 
 def ran(output):
@@ -104,3 +108,38 @@ def test_raising_the_steps_continues_from_the_persisted_checkpoint(repo):
     assert f"resuming from step {done}" in output
     values = json.loads((repo / "metrics" / "details" / "train.json").read_text())["values"]
     assert values["resumed_from"] == done and values["steps"] == done + 4
+
+
+def test_an_experiment_compares_with_the_committed_baseline(repo):
+    """As in a clone of the project, whose dvc.lock and metrics are committed: one experiment
+    with a setting changed. `dvc exp show` lists the baseline and the experiment, each with
+    its headline metrics in the first columns (what a terminal shows before any scrolling:
+    DVC pages the table through `less -S`), and the changed setting; `dvc metrics show` and
+    `dvc metrics diff` fit in 120 columns."""
+    run(["dvc", "repro"], repo)
+    (repo / ".gitignore").write_text("__pycache__/\n.facedata-cache/\n")
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "baseline"],
+        repo)
+    steps = yaml.safe_load((repo / "params.yaml").read_text())["train"]["steps"]
+    run(["dvc", "exp", "run", "-S", f"train.steps={steps + 2}"], repo)
+
+    rows = list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], repo,
+                                               stderr=False))))
+    # rows: the workspace and the commit (both "baseline"), then the experiments made from it
+    baseline = [r for r in rows if r["typ"] == "baseline" and r["rev"] != "workspace"]
+    experiments = [r for r in rows if r["typ"] in ("branch_commit", "branch_base")]
+    assert len(baseline) == 1 and len(experiments) == 1, rows
+    columns = list(rows[0])
+    headlines = [h.key for stage in HEADLINES.values() for h in stage if h.key in columns]
+    first_param = min(i for i, c in enumerate(columns) if c.startswith(("ingest.", "train.")))
+    assert {"photos", "accepted", "g_loss", "d_loss", "face_rate"} <= set(headlines)
+    assert max(columns.index(k) for k in headlines) < first_param
+    assert baseline[0]["train.steps"] == str(steps)
+    assert experiments[0]["train.steps"] == str(steps + 2)
+    for row in (baseline[0], experiments[0]):
+        assert all(is_number(row[k]) for k in ("photos", "accepted", "g_loss", "d_loss")), row
+
+    for cmd in (["dvc", "metrics", "show"], ["dvc", "metrics", "diff"]):
+        lines = run(cmd, repo).splitlines()
+        assert lines and max(map(len, lines)) <= 120, "\n".join(lines)
