@@ -312,6 +312,7 @@ def validate(
     (docs/OUTPUTS.md)."""
     from pipeline.formats.manifest import ManifestFiles
     from pipeline.ingest import run_ingest
+    from pipeline.stage_deps import check_declared
     from pipeline.validate import run_validate
     from pipeline.validate_view import Detail, View, render_csv, render_json, render_table
 
@@ -324,6 +325,7 @@ def validate(
     _together(manifest=manifest, ingest_findings=ingest_findings)
     _together(findings=findings, accepted=accepted, metrics=metrics, details=details)
     with stage_errors(), progress_bars() as bars:
+        check_declared({"validate.roster": params.validate.roster})
         ingested = (
             ManifestFiles(manifest, ingest_findings)
             if manifest is not None and ingest_findings is not None
@@ -600,9 +602,11 @@ def evaluate(
     """FID/KID/IS (when Inception weights are available), face detection rate, memorization,
     generated faces that are training people."""
     from pipeline.evaluate import run_evaluate
+    from pipeline.stage_deps import check_declared
 
     params = _params(params_file)
     with stage_errors(), progress_bars() as bars:
+        check_declared({"evaluate.inception_weights": params.evaluate.inception_weights})
         result = run_evaluate(
             model,
             shards,

@@ -61,7 +61,7 @@ LAYERS = [
     {"rules", "measure", "faces", "landmarks", "identities", "attributes", "gan", "metrics_fid",
      "memorization", "prompt", "roster"},
     STAGES,
-    {"cli", "validate_view"},
+    {"cli", "validate_view", "stage_deps"},
 ]
 
 
@@ -128,9 +128,11 @@ def imported_names(module: str) -> dict[str, set[str]]:
 
 
 # Besides the stages' entry points, the CLI reads its settings, makes text safe for the terminal,
-# names ingest's two files and hands validate's result to its view; nothing else of the package.
+# names ingest's two files, hands validate's result to its view and, under `dvc repro`, checks
+# that a setting naming a file is a dep of its stage; nothing else of the package.
 CLI_HELPERS = {"pipeline.config", "pipeline.safe_text", "pipeline.formats.manifest",
-               "pipeline.validate_view", "pipeline.downloads"}  # downloads: --layout's choices
+               "pipeline.validate_view", "pipeline.stage_deps",
+               "pipeline.downloads"}  # downloads: --layout's choices
 
 
 def test_the_cli_calls_each_stage_through_its_entry_point_only():

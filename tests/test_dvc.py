@@ -143,3 +143,28 @@ def test_an_experiment_compares_with_the_committed_baseline(repo):
     for cmd in (["dvc", "metrics", "show"], ["dvc", "metrics", "diff"]):
         lines = run(cmd, repo).splitlines()
         assert lines and max(map(len, lines)) <= 120, "\n".join(lines)
+
+
+def test_a_roster_must_be_a_dep_of_validate_and_a_changed_one_re_runs_it(repo):
+    """`validate.roster` names a file DVC would not watch: the stage stops until dvc.yaml lists
+    it, then a changed roster re-runs validate (and what depends on its outputs)."""
+    (repo / "roster.csv").write_text("id,name\nada,Ada L\ngrace,Grace H\nlinus,Linus T\n")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["validate"]["roster"] = "roster.csv"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    refused = subprocess.run(["dvc", "repro", "validate"], cwd=repo, env=env,
+                             capture_output=True, text=True, timeout=900)
+    assert refused.returncode != 0
+    said = " ".join((refused.stdout + refused.stderr).split())
+    assert "validate.roster names roster.csv" in said and "add '- roster.csv'" in said
+
+    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
+    dvc_yaml["stages"]["validate"]["deps"].append("roster.csv")
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc_yaml, sort_keys=False))
+    assert ran(run(["dvc", "repro", "validate"], repo)) == {"validate"}
+    assert ran(run(["dvc", "repro", "validate"], repo)) == set()
+    with (repo / "roster.csv").open("a") as fh:
+        fh.write("mary,Mary S\n")  # handed in nothing: a `missing` error
+    assert ran(run(["dvc", "repro", "validate"], repo)) == {"validate"}
+    assert "mary" in (repo / "data" / "interim" / "findings.csv").read_text()
