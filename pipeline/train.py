@@ -7,9 +7,10 @@
   with what is needed to rebuild it; `pipeline.gan.checkpoint.load_generator` reads it.
 - `checkpoint_path` (models/checkpoint.pt): every `checkpoint_every` steps and at the end,
   atomically: G, D, both optimisers, the EMA, every rank's RNG state, the step, the fingerprint
-  of the settings and data. `resume=True` continues from it when the fingerprint matches (only
-  `steps`, `log_every`, `checkpoint_every` and `device` may differ: raising `steps` and resuming
-  continues a finished run); otherwise the run starts afresh and says why.
+  of the settings, the data and the training code. `resume=True` continues from it when the
+  fingerprint matches (only `steps`, `log_every`, `checkpoint_every` and `device` may differ:
+  raising `steps` and resuming continues a finished run); otherwise the run starts afresh and
+  says why.
 - `plots_dir` (a dvclive folder): the series `g_loss`, `d_loss`, `real_score`, `fake_score`
   (means over every `log_every` steps) and `epoch/g_loss`, ... (means over each epoch), both
   against the step, in `plots/metrics/*.tsv` that `dvc plots show` draws; images in
@@ -37,6 +38,7 @@ written (`_write`, with the record `_record` makes).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sys
@@ -171,6 +173,13 @@ def _loop(run: _Run) -> float:
     trainer, params, logger = run.trainer, run.params, run.logger
     history = logger.history
     loop_start = time.perf_counter()
+    if trainer.step == params.steps and run.rank.main:
+        # Resumed with nothing left to do: the last grid and the summary are made again (the
+        # same weights and latent batch draw the same grid), so that plots deleted since the
+        # run come back rather than end as a summary of step 0 without a grid.
+        logger.live.step = trainer.step
+        logger.live.summary.update(history["last"])
+        _log_grid(logger.live, trainer.sample(run.fixed_z, run.fixed_c), trainer.step, keep=True)
     while trainer.step < params.steps:
         trainer.train_step()
         step = trainer.step
@@ -310,7 +319,18 @@ class _Logger:
 
 def _fingerprint(params: TrainParams, data: TrainSet) -> dict[str, Any]:
     settings = {k: v for k, v in as_dict(params).items() if k not in RESUMABLE_CHANGES}
-    return _jsonable({"params": settings, "data": data.fingerprint})
+    return _jsonable({"params": settings, "data": data.fingerprint, "code": _code()})
+
+
+def _code() -> str:
+    """sha256 of the code that defines a training run: this module and pipeline/gan/ (the
+    networks, losses, DiffAugment, EMA, the loop, how the shards are read). DVC re-runs train
+    when they change; resuming would then hand back a generator the old code trained."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in [Path(__file__), *sorted((here / "gan").glob("*.py"))]:
+        digest.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _resumable(path: Path, fingerprint: dict[str, Any], params: TrainParams,
@@ -325,6 +345,10 @@ def _resumable(path: Path, fingerprint: dict[str, Any], params: TrainParams,
         say(f"train: {exc}; starting afresh")
         return None
     old = state.get("fingerprint", {})
+    if old.get("code") != fingerprint["code"]:
+        say("train: the training code (pipeline/train.py, pipeline/gan/) changed since the "
+            "checkpoint; starting afresh")
+        return None
     if old.get("data") != fingerprint["data"]:
         say("train: the training data changed since the checkpoint; starting afresh")
         return None

@@ -30,7 +30,7 @@ from pipeline.formats.encoding import ONE_HOT, SCALAR, make_encoding
 from pipeline.gan import TrainError
 from pipeline.gan.checkpoint import load_generator
 from pipeline.gan.data import load_train_set
-from pipeline.gan.loop import Speed, Trainer
+from pipeline.gan.loop import STATS, Speed, Trainer
 from pipeline.gan.networks import CONDITIONAL, MODELS, ModelSpec
 from pipeline.train import run_train
 
@@ -284,6 +284,40 @@ def test_resume_starts_afresh_when_it_cannot_continue(shards, tmp_path):
     metrics = train(shards, tmp_path, tiny(lr=1e-4, steps=8), resume=True, log=log)
     assert metrics["resumed_from"] is None and metrics["steps"] == 8
     assert any("train.lr changed" in line for line in log)
+
+
+def test_a_checkpoint_of_other_training_code_is_not_continued(shards, tmp_path):
+    """DVC re-runs train when pipeline/train.py or pipeline/gan/ change; a checkpoint that
+    code did not make (here: one whose recorded code hash is another's) is not resumed."""
+    params = tiny(steps=4)
+    train(shards, tmp_path, params)
+    path = tmp_path / "models" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    assert len(state["fingerprint"]["code"]) == 64
+    state["fingerprint"]["code"] = "0" * 64
+    torch.save(state, path)
+    log: list[str] = []
+    metrics = train(shards, tmp_path, params, resume=True, log=log)
+    assert metrics["resumed_from"] is None and metrics["steps"] == 4
+    assert any("training code (pipeline/train.py, pipeline/gan/) changed" in line
+               for line in log)
+
+
+def test_a_finished_run_resumed_draws_its_deleted_grid_and_summary_again(shards, tmp_path):
+    params = tiny(steps=4)
+    train(shards, tmp_path, params)
+    plots = tmp_path / "plots"
+    grid = plots / "plots" / "images" / "samples.png"
+    summary = json.loads((plots / "metrics.json").read_text())
+    drawn = grid.read_bytes()
+    grid.unlink()
+    (plots / "metrics.json").unlink()
+    again = train(shards, tmp_path, params, resume=True)
+    assert again["resumed_from"] == 4
+    assert grid.read_bytes() == drawn
+    restored = json.loads((plots / "metrics.json").read_text())
+    assert restored["step"] == 4
+    assert {k: restored[k] for k in STATS} == {k: summary[k] for k in STATS}
 
 
 KILLABLE = """
