@@ -14,13 +14,22 @@ and with its mirror image, and dlib's symmetric 68-point fit on the main face; a
 dlib's model. Run it on a quiet machine (`uptime`): other processes on the 2 cores slow the
 runs unequally.
 
+The class above is made of five portraits, so its photos are near-duplicates of each other and
+none is accepted: face recognition, which runs on accepted photos only, costs nothing there.
+A second class measures it: distinct photos that pass (the portraits of tests/data/faces and
+the calibration photos labelled good, read by path from `--calibration`, skipped with a message
+when absent), each scaled to a long side of 4000 px, timed the naive way and cold in process
+with `validate.identities` on and off.
+
     python bench/validate_speed.py [--photos 40] [--naive 6] [--workdir /tmp/facedata-bench]
                                    [--params params.yaml]
+                                   [--calibration ../shared/fixtures/calibration]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import os
@@ -33,12 +42,18 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageEnhance
+import yaml
+from PIL import Image, ImageEnhance, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT / "tests" / "data" / "faces"
 SOURCES = ["biden_official_2013", "astronaut_collins", "kate_siegel", "paul_rudd", "angelina_jolie"]
 SIZE = (4000, 3000)
+CALIBRATION = ROOT.parent / "shared" / "fixtures" / "calibration"
+PORTRAITS = ["angelina_jolie", "astronaut_collins", "biden_official_2013", "kate_siegel",
+             "paul_rudd", "openface_adams", "openface_carell", "openface_lennon-1",
+             "openface_lennon-2"]
+LONG_SIDE = 4000
 
 
 def make_class(root: Path, n: int, per_student: int = 10) -> None:
@@ -59,6 +74,68 @@ def make_class(root: Path, n: int, per_student: int = 10) -> None:
         buf = io.BytesIO()
         big.save(buf, "JPEG", quality=92)
         (folder / f"img{i:03d}.jpg").write_bytes(buf.getvalue())
+
+
+def passing_sources(calibration: Path) -> list[Path]:
+    """Distinct photos an instructor accepts: the portraits of tests/data/faces, then the
+    calibration photos labelled good (pass, or only too_small, which the upscaling mends), not
+    ambiguous, that are not among those portraits."""
+    found = [FACES / f"{name}.jpg" for name in PORTRAITS]
+    labels = calibration / "labels.csv"
+    if not labels.is_file():
+        print(f"no calibration set at {calibration}: the class of photos that pass has only "
+              f"the {len(found)} portraits of tests/data/faces")
+        return found
+    with labels.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if (row["expected"] in ("pass", "too_small") and row["ambiguous"] == "false"
+                    and not (FACES / row["file"]).exists()):
+                found.append(calibration / row["file"])
+    return found
+
+
+def make_passing_class(root: Path, sources: list[Path], per_student: int = 10) -> None:
+    """Each source once, EXIF orientation applied, scaled to a long side of LONG_SIDE px, with
+    an attributes.csv row for each photo (the demo's first row: values of the vocabulary), so
+    that a photo that passes the photo rules is accepted."""
+    with (ROOT / "data" / "submissions" / "ada" / "attributes.csv").open(
+            newline="", encoding="utf-8") as fh:
+        header, row = list(csv.reader(fh))[:2]
+    root.mkdir(parents=True)
+    tables: dict[Path, list[list[str]]] = {}
+    for i, path in enumerate(sources):
+        src = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+        scale = LONG_SIDE / max(src.size)
+        big = src.resize((round(src.width * scale), round(src.height * scale)),
+                         Image.Resampling.BICUBIC)
+        folder = root / f"student{i // per_student:02d}"
+        folder.mkdir(exist_ok=True)
+        big.save(folder / f"img{i:03d}.jpg", "JPEG", quality=92)
+        tables.setdefault(folder, []).append([f"img{i:03d}.jpg", *row[1:]])
+    for folder, rows in tables.items():
+        with (folder / "attributes.csv").open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *rows])
+
+
+def identities_off(params_yaml: Path, work: Path) -> Path:
+    """A copy of the settings with `validate.identities.enabled: false`."""
+    data = yaml.safe_load(params_yaml.read_text(encoding="utf-8"))
+    data.setdefault("validate", {}).setdefault("identities", {})["enabled"] = False
+    path = work / "params-identities-off.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cold_in_process(subs: Path, cache: Path, params_yaml: Path) -> tuple[Timer, list[dict]]:
+    """`facedata_inprocess` on an empty cache, with dlib's models loaded again as in a new
+    process (the runs before this one left them loaded)."""
+    from pipeline.identities import _model
+    from pipeline.landmarks import _predictor
+
+    _predictor.cache_clear()
+    _model.cache_clear()
+    shutil.rmtree(cache, ignore_errors=True)
+    return facedata_inprocess(subs, cache, params_yaml)
 
 
 def fresh_class(work: Path, n: int) -> Path:
@@ -182,6 +259,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/facedata-bench"))
     ap.add_argument("--params", type=Path, default=ROOT / "params.yaml",
                     help="settings (e.g. a copy with validate.identities.enabled: false)")
+    ap.add_argument("--calibration", type=Path, default=CALIBRATION,
+                    help="the labelled calibration set, source of the photos that pass")
     args = ap.parse_args()
 
     work = args.workdir
@@ -238,6 +317,32 @@ def main() -> None:
               "of a cold photo)")
     print("  (the validator runs MTCNN on each photo and its mirror image in one batch, and the "
           "68-point fit twice, each on the face and its mirror image)")
+
+    passing = work / "passing"
+    sources = passing_sources(args.calibration)[: args.photos]
+    print(f"\nmaking {len(sources)} distinct photos that pass, long side {LONG_SIDE} px, in "
+          f"{passing} ...", flush=True)
+    make_passing_class(passing, sources)
+    pphotos = sorted(passing.rglob("*.jpg"))
+    p_naive = naive(pphotos[: args.naive])
+    p_on, on = cold_in_process(passing, work / "cache-passing", args.params)
+    p_off, off = cold_in_process(passing, work / "cache-passing",
+                                 identities_off(args.params, work))
+    names = {(p.parent.name, p.name) for p in pphotos}
+    rejected = {(f["student"], f["file"]) for f in off if f["severity"] == "error"} & names
+    accepted = len(pphotos) - len(rejected)
+    same = [f for f in on if f["rule"] != "identity"] == off
+    print(f"{'method (photos that pass)':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} "
+          f"{'vs naive':>9s} {'CPU s':>8s} {'vs naive':>9s}")
+    for name, n, t in [("naive: full-size PIL + MTCNN.detect", args.naive, p_naive),
+                       ("validate cold, identities on", len(pphotos), p_on),
+                       ("validate cold, identities off", len(pphotos), p_off)]:
+        print(f"{name:40s} {n:6d} {t.wall:8.2f} {n / t.wall:7.2f} "
+              f"{n / t.wall / (args.naive / p_naive.wall):8.1f}× {t.cpu:8.2f} "
+              f"{n / t.cpu / (args.naive / p_naive.cpu):8.1f}×")
+    print(f"{accepted} of {len(pphotos)} accepted, each embedded when identities are on: "
+          f"{(p_on.wall - p_off.wall) / max(accepted, 1) * 1000:.0f} ms a face of wall clock; "
+          f"the same findings apart from the identity ones: {same}")
 
 
 if __name__ == "__main__":
