@@ -41,7 +41,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 import yaml
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -253,6 +252,11 @@ def model_costs(photos: list[Path]) -> dict[str, float]:
 
 
 def main() -> None:
+    # torch is imported here, not at the top: face recognition's worker processes are spawned
+    # and import this file as their main module, as they import the light `facedata` script
+    # in a real run; a top-level torch would add its import to every worker's start.
+    import torch
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--naive", type=int, default=6, help="photos timed the naive way")
