@@ -42,8 +42,6 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageOps
 
 from pipeline.config import ValidateParams
@@ -216,6 +214,9 @@ def edited_copies(faces: list[Face]) -> list[float]:
 def crop_embeddings(faces: list[Face], resolution: int | None) -> dict[int, np.ndarray]:
     """The embedding of each face's crop: as stored, or reduced to `resolution` with the shards'
     resize and upscaled bilinearly to UPSCALED px, as evaluate sees generated images."""
+    import torch
+    import torch.nn.functional as F
+
     analyzer = FaceAnalyzer(ValidateParams().detect)
     found = []
     for i, f in enumerate(faces):
@@ -255,6 +256,10 @@ def row(name: str, values: list[float], same: bool, limit: float) -> str:
 
 
 def main() -> None:
+    # torch only here and in crop_embeddings: the worker processes that embed_all spawns import
+    # this file as their main module, and should start as light as under `facedata`.
+    import torch
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calibration", type=Path, default=CALIBRATION)
     ap.add_argument("--faces", type=Path, default=FACES)
