@@ -2,7 +2,8 @@
 
 Exit codes, for every sub-command: 0 done (for validate: no photo fails), 1 validate found a
 photo that fails, 2 a usage error (a missing folder, bad settings), 3 an unexpected error: one
-line on stderr and the path of a log file with the traceback, never a bare traceback.
+line on stderr and the path of a log file with the traceback, never a bare traceback; 130
+stopped by Ctrl-C, with one line.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pipeline.downloads import Layout
 from pipeline.safe_text import shown
 
 INTERNAL_ERROR = 3
+INTERRUPTED = 130  # 128 + SIGINT: what shells report for a command stopped by Ctrl-C
 
 
 class _PlainHelp:
@@ -64,7 +66,15 @@ class _Command(_PlainHelp, TyperCommand):
 
 
 class _Group(_PlainHelp, TyperGroup):
-    pass
+    def invoke(self, ctx: typer.Context):
+        # click would print "Aborted!" and exit 1, which `validate` uses for "photos fail"
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            say(f"facedata: interrupted (exit code {INTERRUPTED}). Finished work is kept "
+                "(validate caches each photo's measurements, train keeps its last checkpoint), "
+                "so the same command again continues from there.")
+            raise typer.Exit(INTERRUPTED) from None
 
 
 class _App(typer.Typer):

@@ -31,9 +31,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import threading
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations, islice
@@ -126,12 +129,29 @@ def embed_all(chips: Iterable[tuple[T, np.ndarray]], count: int) -> Iterator[tup
         pending: deque = deque()
         for batch in batches:
             keys, items = zip(*batch, strict=True)
-            pending.append((keys, pool.submit(embed, list(items))))
+            with _workers_ignore_ctrl_c():  # a submit may start a worker
+                pending.append((keys, pool.submit(embed, list(items))))
             while len(pending) > 2 * workers:  # bounds the chips held in memory
                 done_keys, future = pending.popleft()
                 yield from zip(done_keys, future.result(), strict=True)
         for done_keys, future in pending:
             yield from zip(done_keys, future.result(), strict=True)
+
+
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Ctrl-C reaches every process of the terminal's group. A process started while SIGINT is
+    ignored keeps it ignored through exec, and Python then installs no KeyboardInterrupt for
+    it, so a worker started in here never prints a traceback of its own, even in its start-up;
+    the parent, which handles SIGINT again right after, stops the pool."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change a signal's handler
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:

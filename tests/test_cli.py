@@ -4,8 +4,10 @@ import csv
 import io
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -211,6 +213,37 @@ def test_an_unexpected_error_is_one_line_a_log_and_exit_3(tmp_path, good_photos,
     assert "Traceback (most recent call last)" in log.read_text(encoding="utf-8")
     assert f"facedata {args[0]}" in log.read_text(encoding="utf-8")
     log.unlink()
+
+
+def test_ctrl_c_exits_130_with_one_line_and_the_next_run_continues(tmp_path):
+    """Ctrl-C during validation: exit code 130 (not 1, which says "photos fail"), one line and
+    no traceback; the photos measured before it are in the cache and the same command then
+    finishes the class."""
+    cwd = project(tmp_path, 48)
+    im = face().resize((600, 600))
+    photos = {f"p{i:02d}.jpg": jpeg_bytes(im.rotate(i / 4), quality=80 + i % 15)
+              for i in range(48)}  # all different files: each is measured
+    write_student(cwd / "subs", "ada", photos)
+    cache = cwd / "cache"
+    args = [FACEDATA, "validate", "subs", "-f", "json", "--cache-dir", str(cache)]
+    run = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    deadline = time.monotonic() + 300
+    while not list(cache.rglob("*.json")) and run.poll() is None:
+        assert time.monotonic() < deadline, "no photo was measured in 300 s"
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 130, out + err
+    assert "interrupted (exit code 130)" in err
+    assert "Traceback" not in out + err and "Aborted" not in err
+    measured = len(list(cache.rglob("*.json")))
+    assert 0 < measured < 48
+
+    again = facedata(*args[1:], cwd=cwd)
+    assert again.returncode in (0, 1), again.stdout + again.stderr
+    assert {p["file"] for p in json.loads(again.stdout)["photos"]} == set(photos)
+    assert len(list(cache.rglob("*.json"))) == 48
 
 
 def test_an_lms_download_zip_with_a_roster(tmp_path, good_photos):

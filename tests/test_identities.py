@@ -4,6 +4,10 @@ the cache, and the person-disjoint split the shard stage makes from them."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,7 @@ from pipeline.identities import (
     POOL_MIN,
     RULE,
     AcceptedFace,
+    _workers_ignore_ctrl_c,
     chip_of,
     cluster,
     distances,
@@ -384,3 +389,28 @@ def test_with_recognition_off_evaluate_makes_no_identity_check(aligned, tmp_path
     assert "identity_match_fraction" not in metrics and details is None
     assert not list((tmp_path / "memorization").glob("identity-*.png"))
     assert metrics["memorization"]["flagged_any"] == 4  # the copies: the other checks still run
+
+
+def test_workers_started_for_recognition_leave_ctrl_c_to_the_parent():
+    """A terminal's Ctrl-C reaches every process of its group: a worker started inside
+    `_workers_ignore_ctrl_c` (as the recognition pool's are) ignores it, even before it has
+    imported anything, while a process started outside dies of it; the parent handles it
+    again afterwards."""
+    spawn = multiprocessing.get_context("spawn")
+    with _workers_ignore_ctrl_c():
+        quiet = spawn.Process(target=time.sleep, args=(30,))
+        quiet.start()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    loud = spawn.Process(target=time.sleep, args=(30,))
+    loud.start()
+    try:
+        for process in (quiet, loud):
+            os.kill(process.pid, signal.SIGINT)
+        loud.join(timeout=30)
+        quiet.join(timeout=1)
+        assert loud.exitcode not in (None, 0)  # it stopped on the interrupt
+        assert quiet.is_alive()
+    finally:
+        for process in (quiet, loud):
+            process.kill()
+            process.join()
