@@ -226,8 +226,11 @@ def test_ctrl_c_exits_130_with_one_line_and_the_next_run_continues(tmp_path):
     write_student(cwd / "subs", "ada", photos)
     cache = cwd / "cache"
     args = [FACEDATA, "validate", "subs", "-f", "json", "--cache-dir", str(cache)]
+    # as from a terminal: a test run started in the background of a script inherits SIGINT
+    # ignored, which would pass on to the command
     run = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True)
+                           text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list(cache.rglob("*.json")) and run.poll() is None:
         assert time.monotonic() < deadline, "no photo was measured in 300 s"

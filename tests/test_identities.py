@@ -395,14 +395,19 @@ def test_workers_started_for_recognition_leave_ctrl_c_to_the_parent():
     """A terminal's Ctrl-C reaches every process of its group: a worker started inside
     `_workers_ignore_ctrl_c` (as the recognition pool's are) ignores it, even before it has
     imported anything, while a process started outside dies of it; the parent handles it
-    again afterwards."""
+    again afterwards. (Python's own handler is set first: a test run started in the background
+    of a script inherits SIGINT ignored, and so would every process it starts.)"""
     spawn = multiprocessing.get_context("spawn")
-    with _workers_ignore_ctrl_c():
-        quiet = spawn.Process(target=time.sleep, args=(30,))
-        quiet.start()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    loud = spawn.Process(target=time.sleep, args=(30,))
-    loud.start()
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _workers_ignore_ctrl_c():
+            quiet = spawn.Process(target=time.sleep, args=(30,))
+            quiet.start()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        loud = spawn.Process(target=time.sleep, args=(30,))
+        loud.start()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     try:
         for process in (quiet, loud):
             os.kill(process.pid, signal.SIGINT)
