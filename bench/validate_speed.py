@@ -251,6 +251,18 @@ def model_costs(photos: list[Path]) -> dict[str, float]:
             "68-point fit": fit / max(len(faces), 1)}
 
 
+def print_table(title: str, rows: list[tuple[str, int, Timer]]) -> None:
+    """One row per method: photos, seconds, rate, and the rate against the first row's (the
+    naive loop), by the wall clock and by CPU time."""
+    _, naive_n, naive_t = rows[0]
+    print(f"{title:40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} {'vs naive':>9s} "
+          f"{'CPU s':>8s} {'vs naive':>9s}")
+    for name, n, t in rows:
+        print(f"{name:40s} {n:6d} {t.wall:8.2f} {n / t.wall:7.2f} "
+              f"{n / t.wall / (naive_n / naive_t.wall):8.1f}× {t.cpu:8.2f} "
+              f"{n / t.cpu / (naive_n / naive_t.cpu):8.1f}×")
+
+
 def main() -> None:
     # torch is imported here, not at the top: face recognition's worker processes are spawned
     # and import this file as their main module, as they import the light `facedata` script
@@ -296,12 +308,7 @@ def main() -> None:
         f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}; 1-minute load "
         f"{load_before:.2f} before the runs, {os.getloadavg()[0]:.2f} after"
     )
-    print(f"{'method':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} {'vs naive':>9s} "
-          f"{'CPU s':>8s} {'vs naive':>9s}")
-    for name, n, t in rows:
-        print(f"{name:40s} {n:6d} {t.wall:8.2f} {n / t.wall:7.2f} "
-              f"{n / t.wall / (args.naive / t_naive.wall):8.1f}× {t.cpu:8.2f} "
-              f"{n / t.cpu / (args.naive / t_naive.cpu):8.1f}×")
+    print_table("method", rows)
     print(
         f"warm vs cold: {t_cold.wall / t_warm.wall:.1f}× in process, "
         f"{t_cli_cold.wall / t_cli_warm.wall:.1f}× as whole commands; identical findings in all "
@@ -336,14 +343,10 @@ def main() -> None:
     rejected = {(f["student"], f["file"]) for f in off if f["severity"] == "error"} & names
     accepted = len(pphotos) - len(rejected)
     same = [f for f in on if f["rule"] != "identity"] == off
-    print(f"{'method (photos that pass)':40s} {'photos':>6s} {'seconds':>8s} {'img/s':>7s} "
-          f"{'vs naive':>9s} {'CPU s':>8s} {'vs naive':>9s}")
-    for name, n, t in [("naive: full-size PIL + MTCNN.detect", args.naive, p_naive),
-                       ("validate cold, identities on", len(pphotos), p_on),
-                       ("validate cold, identities off", len(pphotos), p_off)]:
-        print(f"{name:40s} {n:6d} {t.wall:8.2f} {n / t.wall:7.2f} "
-              f"{n / t.wall / (args.naive / p_naive.wall):8.1f}× {t.cpu:8.2f} "
-              f"{n / t.cpu / (args.naive / p_naive.cpu):8.1f}×")
+    print_table("method (photos that pass)",
+                [("naive: full-size PIL + MTCNN.detect", args.naive, p_naive),
+                 ("validate cold, identities on", len(pphotos), p_on),
+                 ("validate cold, identities off", len(pphotos), p_off)])
     print(f"{accepted} of {len(pphotos)} accepted, each embedded when identities are on: "
           f"{(p_on.wall - p_off.wall) / max(accepted, 1) * 1000:.0f} ms a face of wall clock; "
           f"the same findings apart from the identity ones: {same}")
