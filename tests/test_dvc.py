@@ -20,10 +20,15 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
+def attempt(cmd, cwd):
+    """`cmd` run with this environment's commands (dvc, facedata) first on the PATH."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
 def run(cmd, cwd, stderr=True):
     """stdout, and stderr after it unless `stderr` is false (for output that is parsed)."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    out = attempt(cmd, cwd)
     assert out.returncode == 0, f"{cmd} failed:\n{out.stdout}\n{out.stderr}"
     return out.stdout + out.stderr if stderr else out.stdout
 
@@ -152,9 +157,7 @@ def test_a_roster_must_be_a_dep_of_validate_and_a_changed_one_re_runs_it(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["validate"]["roster"] = "roster.csv"
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    refused = subprocess.run(["dvc", "repro", "validate"], cwd=repo, env=env,
-                             capture_output=True, text=True, timeout=900)
+    refused = attempt(["dvc", "repro", "validate"], repo)
     assert refused.returncode != 0
     said = " ".join((refused.stdout + refused.stderr).split())
     assert "validate.roster names roster.csv" in said and "add '- roster.csv'" in said
