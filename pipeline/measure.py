@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 # Bump when the measuring code changes what it records, so old cache entries are not reused.
 # 2: dense landmarks (pose, head size, blur, cheeks, mouth) and the photo's tonal range.
 # 3: faces found in the photo and its mirror image; colour beyond a tint; brows, eyes, lips.
-MEASURE_VERSION = 3
+# 4: faces looked for inside a border (faces cut by the edge), the main one the largest in view.
+MEASURE_VERSION = 4
 # Photos decoded at a time, one such chunk ahead of the face detector; bounds memory to a few
 # MB per photo. As many as MTCNN takes in one batch (`detect.batch_size`, 16 by default).
 CHUNK = 16

@@ -135,6 +135,41 @@ def test_multiple_faces_ignores_small_background_faces(second, fails):
     assert ("multiple_faces" in face_findings(photo)) is fails
 
 
+def _beside_the_edge(neighbour: str, shown: float) -> Image.Image:
+    """paul_rudd with a neighbour's face beside him, as large as his and level with it, cut by
+    the photo's right edge so that `shown` of its face box is in the photo."""
+    subject = original("paul_rudd")
+    _, top, _, bottom = main_face(measured("paul_rudd")).box
+    other = original(neighbour)
+    x1, y1, x2, y2 = main_face(measured(neighbour)).box
+    k = 0.9 * (bottom - top) / (y2 - y1)
+    other = other.resize((round(other.width * k), round(other.height * k)),
+                         Image.Resampling.LANCZOS)
+    x1, y1, x2 = x1 * k, y1 * k, x2 * k
+    upper = round(y1 - top)
+    strip = other.crop((round(x1 - 0.4 * (x2 - x1)), upper, round(x1 + shown * (x2 - x1)),
+                        upper + subject.height))
+    photo = Image.new("RGB", (subject.width + strip.width, subject.height))
+    photo.paste(subject, (0, 0))
+    photo.paste(strip, (subject.width, 0))
+    return photo
+
+
+def test_a_neighbours_face_cut_by_the_edge_fails_multiple_faces():
+    """A second person's face with 40 % of it cut off by the frame is still a second person:
+    MTCNN finds it because it looks at the photo inside a grey border (`pipeline.faces.FRAME`;
+    with a border of 1 px it finds none of these three). The subject stays the main face, and
+    nothing else fires."""
+    for neighbour in ("openface_adams", "biden_official_2013", "angelina_jolie"):
+        photo = measure({"pair.jpg": _beside_the_edge(neighbour, 0.6)})["pair.jpg"]
+        findings = face_findings(photo)
+        assert set(findings) - {"expression"} == {"multiple_faces"}, neighbour
+        main, other = photo.faces.faces[:2]
+        seam = original("paul_rudd").width
+        assert main.box[2] < seam < other.box[0], neighbour
+        assert other.box[2] > photo.width, neighbour  # its box runs past the edge
+
+
 @pytest.mark.parametrize("name", ["coffee_no_face", "cat_chelsea"])
 def test_no_person_fails_no_face(name):
     findings = face_findings(measured(name))
