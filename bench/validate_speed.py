@@ -216,14 +216,13 @@ def facedata_cli(subs: Path, cache: Path, params_yaml: Path) -> tuple[Timer, str
 def model_costs(photos: list[Path]) -> dict[str, float]:
     """What each model costs, on the 640 px copies the validator measures: seconds to load
     dlib's 68-point model, and per photo: MTCNN on the photo alone, on the photo and its mirror
-    image (one batch), the same inside the grey border `pipeline.faces.FRAME` (what
+    image (one batch), the same inside the grey border `pipeline.faces.framed` (what
     `FaceAnalyzer.analyse` runs), and the symmetric 68-point fit of the main face
     (`pipeline.landmarks.dense_landmarks`)."""
-    import cv2
     import numpy as np
 
     from pipeline.config import load_params
-    from pipeline.faces import FRAME, FaceAnalyzer
+    from pipeline.faces import FaceAnalyzer, border, framed
     from pipeline.images import decode
     from pipeline.landmarks import _predictor, dense_landmarks
 
@@ -245,10 +244,8 @@ def model_costs(photos: list[Path]) -> dict[str, float]:
     pair = time.perf_counter() - start
     start = time.perf_counter()
     for px in pixels:
-        pad = max(1, round(FRAME * max(px.shape[:2])))
-        framed = cv2.copyMakeBorder(px, pad, pad, pad, pad, cv2.BORDER_CONSTANT,
-                                    value=(128, 128, 128))
-        analyzer.mtcnn.detect(np.stack([framed, np.ascontiguousarray(framed[:, ::-1])]))
+        inside = framed(px, border(px.shape))
+        analyzer.mtcnn.detect(np.stack([inside, np.ascontiguousarray(inside[:, ::-1])]))
     bordered = time.perf_counter() - start
     faces = [(px, boxes[0]) for px, boxes in zip(pixels, found, strict=True) if boxes is not None]
     start = time.perf_counter()

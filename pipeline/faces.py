@@ -191,10 +191,8 @@ class FaceAnalyzer:
         for indices in groups.values():
             for start in range(0, len(indices), step):
                 chunk = indices[start:start + step]
-                pad = max(1, round(FRAME * max(images[chunk[0]].shape[:2])))
-                pictures = [cv2.copyMakeBorder(np.ascontiguousarray(images[i], dtype=np.uint8),
-                                               pad, pad, pad, pad, cv2.BORDER_CONSTANT,
-                                               value=(128, 128, 128)) for i in chunk]
+                pad = border(images[chunk[0]].shape)
+                pictures = [framed(images[i], pad) for i in chunk]
                 batch = np.stack(pictures + [p[:, ::-1] for p in pictures])
                 boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
                 n = len(chunk)
@@ -259,6 +257,17 @@ class Detections:
         points = self.points[:, [1, 0, 2, 4, 3]].copy()
         points[..., 0] = (width - 1) - points[..., 0]
         return Detections(boxes, self.probs, points)
+
+
+def border(shape: tuple[int, ...]) -> int:
+    """The width in pixels of the border MTCNN looks at an image of `shape` inside (FRAME)."""
+    return max(1, round(FRAME * max(shape[:2])))
+
+
+def framed(image: np.ndarray, pad: int) -> np.ndarray:
+    """`image` (RGB uint8) inside a mid-grey border `pad` pixels wide."""
+    return cv2.copyMakeBorder(np.ascontiguousarray(image, dtype=np.uint8), pad, pad, pad, pad,
+                              cv2.BORDER_CONSTANT, value=(128, 128, 128))
 
 
 def both_ways(photo: Detections, mirror: Detections, width: int) -> Detections:
